@@ -1,0 +1,232 @@
+"""Build the native core: one engine per design, and the shared library.
+
+Builds are content-addressed: the key hashes every C source and header, the
+compiler's identity, the flags and the layout seed. A build is made once,
+in a temporary name, and renamed into place, so concurrent processes (a
+papermill sweep, pytest-xdist) never see half a binary.
+
+Layout variants (``layout_seed``) are distinct engines from the same
+sources: the seed shuffles the object link order, picks the function
+alignment and inserts a padding function of random size in front of the
+design, which moves the hot code to another place in the text segment
+(Mytkowicz et al., ASPLOS'09; STABILIZER emulated by rebuilding).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .exceptions import BuildError, UnknownNameError
+
+__all__ = ["BuildInfo", "build_engine", "build_library", "build_root", "csrc_dir",
+           "compiler", "design_sources", "REPO_ROOT"]
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+CSRC = PACKAGE_DIR / "csrc"
+
+BASE_FLAGS = ("-std=gnu11", "-O2", "-g", "-fno-omit-frame-pointer", "-Wall",
+              "-Wextra", "-Werror", "-pthread")
+#: flags of the in-process library: statistics and debug checks on.
+LIBRARY_FLAGS = ("-fPIC", "-shared", "-DFRAG_STATS", "-DFRAG_DEBUG=1")
+#: sources only the engine links (they need -DFRAG_DESIGN or define main).
+ENGINE_ONLY = ("engine.c", "workloads.c", "params.c")
+#: sources only the shared library links.
+LIBRARY_ONLY = ("api.c", "registry.c")
+#: function alignments a layout variant picks from.
+LAYOUT_ALIGNS = (16, 32, 64)
+
+
+def csrc_dir() -> Path:
+    """Directory of the C sources."""
+    return CSRC
+
+
+def build_root() -> Path:
+    """Where builds are cached: ``$FRAGLIB_BUILD_DIR`` or ``<repo>/build``."""
+    env = os.environ.get("FRAGLIB_BUILD_DIR")
+    return Path(env) if env else REPO_ROOT / "build"
+
+
+@lru_cache(maxsize=None)
+def compiler() -> tuple[str, str]:
+    """Return ``(path, version line)`` of the C compiler, or raise BuildError."""
+    name = os.environ.get("CC", "cc")
+    path = shutil.which(name) or shutil.which("gcc")
+    if not path:
+        raise BuildError(
+            f"no C compiler found (looked for {name!r} and 'gcc'): install one, "
+            "e.g. 'apt-get install gcc' on Debian/Ubuntu or "
+            "'conda install -c conda-forge c-compiler', or set CC")
+    out = subprocess.run([path, "--version"], capture_output=True, text=True)
+    return path, (out.stdout.splitlines() or ["unknown"])[0]
+
+
+def design_sources() -> dict[str, Path]:
+    """Map design name -> its C file (``design_<name>.c``)."""
+    return {p.stem[len("design_"):]: p for p in sorted(CSRC.glob("design_*.c"))}
+
+
+def _common_sources() -> list[Path]:
+    skip = set(ENGINE_ONLY) | set(LIBRARY_ONLY)
+    return [p for p in sorted(CSRC.glob("*.c"))
+            if p.name not in skip and not p.name.startswith(("design_", "wl_"))]
+
+
+def _engine_sources(design: str) -> list[Path]:
+    return (_common_sources() + [CSRC / n for n in ENGINE_ONLY]
+            + sorted(CSRC.glob("wl_*.c")) + [design_sources()[design]])
+
+
+def _library_sources() -> list[Path]:
+    return (_common_sources() + [CSRC / n for n in LIBRARY_ONLY]
+            + list(design_sources().values()))
+
+
+@lru_cache(maxsize=None)
+def _tree_digest() -> str:
+    h = hashlib.sha256()
+    for p in sorted(CSRC.rglob("*")):
+        if p.is_file() and p.suffix in (".c", ".h") and "tests" not in p.parts:
+            h.update(p.relative_to(CSRC).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def source_hash() -> str:
+    """Hash of the C sources (headers included), for provenance."""
+    return _tree_digest()[:16]
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    """What was built and how: recorded with every run.
+
+    Attributes
+    ----------
+    path : Path
+        The executable or library.
+    key : str
+        Content hash of sources, compiler, flags and layout seed.
+    source_hash : str
+        Hash of the C sources alone.
+    compiler : str
+        Compiler version line.
+    flags : tuple of str
+        Every flag passed.
+    layout_seed : int or None
+        Layout variant, None for the canonical build.
+    """
+
+    path: Path
+    key: str
+    source_hash: str
+    compiler: str
+    flags: tuple[str, ...]
+    layout_seed: int | None
+
+    def as_dict(self) -> dict:
+        return {"build_key": self.key, "source_hash": self.source_hash,
+                "compiler": self.compiler, "cflags": " ".join(self.flags),
+                "layout_seed": -1 if self.layout_seed is None else self.layout_seed}
+
+
+def _key(*parts: object) -> str:
+    h = hashlib.sha256()
+    for part in (_tree_digest(), compiler()[1], *parts):
+        h.update(repr(part).encode())
+    return h.hexdigest()[:16]
+
+
+def _layout(seed: int | None, sources: list[Path], workdir: Path
+            ) -> tuple[list[Path], tuple[str, ...]]:
+    """Apply a layout variant: shuffled link order, alignment, padding."""
+    if seed is None:
+        return sources, ()
+    rng = random.Random(seed)
+    pad = workdir / "layout_pad.c"
+    pad.write_text(
+        "/* generated: moves the code after it by a random amount */\n"
+        "__attribute__((used, noinline)) void frag_layout_pad(void)\n"
+        f"{{ __asm__ __volatile__(\".skip {rng.randrange(0, 4096)}, 0x90\"); }}\n")
+    order = list(sources)
+    rng.shuffle(order)
+    order.insert(rng.randrange(len(order) + 1), pad)
+    flags = (f"-falign-functions={rng.choice(LAYOUT_ALIGNS)}",
+             f"-DFRAG_LAYOUT_SEED={seed}")
+    return order, flags
+
+
+def _compile(out: Path, sources: list[Path], flags: tuple[str, ...],
+             layout_seed: int | None = None) -> None:
+    cc = compiler()[0]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = out.parent / (out.name + ".lock")
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if out.exists():
+            return
+        with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+            tmp_out = Path(tmp) / out.name
+            srcs, layout_flags = _layout(layout_seed, sources, Path(tmp))
+            cmd = [cc, *flags, *layout_flags, f"-I{CSRC / 'include'}",
+                   *map(str, srcs), "-o", str(tmp_out)]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode:
+                raise BuildError(f"building {out.name} failed", " ".join(cmd),
+                                 proc.stderr)
+            os.replace(tmp_out, out)
+
+
+def build_engine(design: str, *, layout_seed: int | None = None, stats: bool = False,
+                 extra_flags: tuple[str, ...] = ()) -> BuildInfo:
+    """Build (or reuse) the engine executable for one design.
+
+    Parameters
+    ----------
+    design : str
+        A registered design name.
+    layout_seed : int, optional
+        Build a layout variant (see module docstring); None = canonical.
+    stats : bool
+        Compile the per-cache statistics in (-DFRAG_STATS). Timed runs
+        leave them out so the fast path pays nothing.
+    extra_flags : tuple of str
+        More compiler flags (e.g. ``-DFRAG_SLOWDOWN=8``).
+
+    Returns
+    -------
+    BuildInfo
+    """
+    sources = design_sources()
+    if design not in sources:
+        raise UnknownNameError("design", design, sources)
+    if layout_seed is not None and (not isinstance(layout_seed, int) or layout_seed < 0):
+        from .exceptions import ParameterError
+        raise ParameterError("layout_seed", layout_seed, "a non-negative integer or None")
+    flags = (*BASE_FLAGS, f"-DFRAG_DESIGN={design}",
+             *(("-DFRAG_STATS",) if stats else ()), *extra_flags)
+    key = _key("engine", design, flags, layout_seed)
+    out = build_root() / key / f"fraglib-engine-{design}"
+    if not out.exists():
+        _compile(out, _engine_sources(design), flags, layout_seed)
+    return BuildInfo(out, key, source_hash(), compiler()[1], flags, layout_seed)
+
+
+def build_library() -> BuildInfo:
+    """Build (or reuse) ``libfraglib.so`` with every design, stats and checks on."""
+    flags = (*BASE_FLAGS, *LIBRARY_FLAGS)
+    key = _key("library", flags)
+    out = build_root() / key / "libfraglib.so"
+    if not out.exists():
+        _compile(out, _library_sources(), flags)
+    return BuildInfo(out, key, source_hash(), compiler()[1], flags, None)

@@ -1,0 +1,725 @@
+"""Perf counters: parse the engine's ``"counters"`` JSON, probe, collectors.
+
+The engine (``csrc/perfctr.c``) prints one object per measured thread::
+
+    {"thread": 0, "events": {
+        "cycles": {"value": 123, "time_enabled": 9, "time_running": 9, "errno": 0},
+        "instructions": {"value": null, "errno": 2,
+                         "reason": "not supported: no PMU (ENOENT)"}, ...}}
+
+or ``{"thread": 0, "disabled": true}`` when the run asked for no counters.
+:func:`parse_counters` turns that list into frozen :class:`CounterRecord` rows,
+one per (thread, event), plus one summed row per event. A value that was not
+counted stays ``None`` with a reason; it is never turned into 0.
+
+:func:`probe` asks the kernel directly (``perf_event_open`` through ctypes)
+which events this machine can count, and :data:`COLLECTORS` says which
+measurement back ends (engine counters, valgrind, perf record, perf stat) can
+run here and why not.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno as _errno
+import functools
+import json
+import os
+import platform
+import re
+import shutil
+import struct
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .exceptions import CollectorUnavailable, UnknownNameError
+
+__all__ = [
+    "EVENTS",
+    "HARDWARE_EVENTS",
+    "SOFTWARE_EVENTS",
+    "CounterRecord",
+    "CounterSet",
+    "ProbeResult",
+    "Collector",
+    "COLLECTORS",
+    "parse_counters",
+    "load_counters",
+    "reason_for_errno",
+    "perf_event_paranoid",
+    "probe",
+    "get_collector",
+]
+
+# Event name -> (perf type, config); the same names and order as perfctr.c.
+_PERF_TYPE_HARDWARE = 0
+_PERF_TYPE_SOFTWARE = 1
+_PERF_TYPE_HW_CACHE = 3
+
+
+def _hw_cache(cache: int, op: int, result: int) -> int:
+    return cache | (op << 8) | (result << 16)
+
+
+HARDWARE_EVENTS: dict[str, tuple[int, int]] = {
+    "cycles": (_PERF_TYPE_HARDWARE, 0),
+    "instructions": (_PERF_TYPE_HARDWARE, 1),
+    "cache-references": (_PERF_TYPE_HARDWARE, 2),
+    "cache-misses": (_PERF_TYPE_HARDWARE, 3),
+    # L1D=0 / LL=2, OP_READ=0, RESULT_MISS=1
+    "L1-dcache-load-misses": (_PERF_TYPE_HW_CACHE, _hw_cache(0, 0, 1)),
+    "LLC-load-misses": (_PERF_TYPE_HW_CACHE, _hw_cache(2, 0, 1)),
+    "branch-misses": (_PERF_TYPE_HARDWARE, 5),
+}
+SOFTWARE_EVENTS: dict[str, tuple[int, int]] = {
+    "task-clock": (_PERF_TYPE_SOFTWARE, 1),
+    "page-faults": (_PERF_TYPE_SOFTWARE, 2),
+    "context-switches": (_PERF_TYPE_SOFTWARE, 3),
+    "cpu-migrations": (_PERF_TYPE_SOFTWARE, 4),
+}
+#: Every event the engine opens, hardware first.
+EVENTS: tuple[str, ...] = tuple(HARDWARE_EVENTS) + tuple(SOFTWARE_EVENTS)
+
+MEASURED = "measured"
+_DISABLED_REASON = "counters disabled for this run (counters=0)"
+_PARANOID_PATH = Path("/proc/sys/kernel/perf_event_paranoid")
+
+
+# --------------------------------------------------------------------------
+# reasons
+
+
+def perf_event_paranoid(path: Path | str = _PARANOID_PATH) -> int | None:
+    """Return ``kernel.perf_event_paranoid``, or None if it cannot be read."""
+    try:
+        return int(Path(path).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def reason_for_errno(err: int, name: str = "", paranoid: int | None = None) -> str:
+    """Explain a ``perf_event_open`` errno the way ``perfctr.c`` does.
+
+    Parameters
+    ----------
+    err : int
+        The errno (positive).
+    name : str, optional
+        Event name; ENOENT on a hardware event means there is no PMU.
+    paranoid : int, optional
+        ``perf_event_paranoid``; read from /proc when not given.
+
+    Returns
+    -------
+    str
+        e.g. ``"not supported: no PMU (ENOENT)"`` or
+        ``"not permitted: perf_event_paranoid=3 (EACCES)"``.
+    """
+    ename = _errno.errorcode.get(err, f"errno {err}")
+    if err == _errno.ENOENT:
+        if name in HARDWARE_EVENTS:
+            return "not supported: no PMU (ENOENT)"
+        return "not supported: event not supported (ENOENT)"
+    if err == _errno.EOPNOTSUPP:
+        return "not supported: event not supported (EOPNOTSUPP)"
+    if err in (_errno.EACCES, _errno.EPERM):
+        if paranoid is None:
+            paranoid = perf_event_paranoid()
+        shown = "unknown" if paranoid is None else str(paranoid)
+        return f"not permitted: perf_event_paranoid={shown} ({ename})"
+    if err == _errno.ENOSYS:
+        return "perf_event_open not available (ENOSYS)"
+    if err == _errno.EINVAL:
+        return "not supported: invalid event (EINVAL)"
+    return f"perf_event_open failed: {os.strerror(err)} ({ename})"
+
+
+# --------------------------------------------------------------------------
+# records
+
+
+def _optional_int(what: str, v: Any) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise ValueError(f"{what} must be a non-negative int or None, not {v!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class CounterRecord:
+    """One event of one thread (or of all threads, ``thread="all"``).
+
+    Parameters
+    ----------
+    name : str
+        Event name (``"cycles"``, ``"task-clock"``, ...).
+    thread : int or str
+        Thread index as the engine printed it, or ``"all"`` for the sum.
+    value : int or None
+        Raw count; None when the event was not counted.
+    time_enabled, time_running : int or None
+        Nanoseconds the event was enabled / actually on a counter.
+    errno : int
+        errno from ``perf_event_open`` (0 when opened).
+    reason : str or None
+        Why there is no value; None when there is one.
+    scaled : float or None
+        ``value * time_enabled / time_running`` when multiplexed
+        (``time_running < time_enabled``), ``value`` when not, None when the
+        event never ran or was not counted.
+    multiplex_ratio : float or None
+        ``time_running / time_enabled`` (1.0 = never multiplexed).
+    status : str
+        ``"measured"``, ``"scaled (multiplexed 42.0%)"`` (the percentage is
+        the share of time the event was on a counter) or
+        ``"not measured: <reason>"``.
+    packets : int or None
+        Packets (operations) in the measured region, if known.
+    per_packet : float or None
+        ``scaled / packets``.
+    threads : int
+        Number of thread rows this record sums (1 for a per-thread row).
+    """
+
+    name: str
+    thread: int | str
+    value: int | None
+    time_enabled: int | None
+    time_running: int | None
+    errno: int
+    reason: str | None
+    scaled: float | None
+    multiplex_ratio: float | None
+    status: str
+    packets: int | None = None
+    per_packet: float | None = None
+    threads: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty str, not {self.name!r}")
+        if not (self.thread == "all" or (isinstance(self.thread, int)
+                                         and not isinstance(self.thread, bool)
+                                         and self.thread >= 0)):
+            raise ValueError(f"thread must be an int >= 0 or 'all', not {self.thread!r}")
+        _optional_int("value", self.value)
+        _optional_int("time_enabled", self.time_enabled)
+        _optional_int("time_running", self.time_running)
+        _optional_int("packets", self.packets)
+        if self.value is None and not self.reason:
+            raise ValueError(f"{self.name}: a missing value needs a reason")
+        if self.value is not None and self.reason:
+            raise ValueError(f"{self.name}: a value with a reason ({self.reason!r})")
+        if self.scaled is not None and self.value is None:
+            raise ValueError(f"{self.name}: scaled value without a value")
+        if self.status != MEASURED and not (self.status.startswith("scaled (")
+                                            or self.status.startswith("not measured: ")):
+            raise ValueError(f"{self.name}: unknown status {self.status!r}")
+        if self.status == MEASURED and self.scaled is None:
+            raise ValueError(f"{self.name}: 'measured' without a value")
+
+    @property
+    def measured(self) -> bool:
+        """True when there is a usable (possibly scaled) value."""
+        return self.scaled is not None
+
+    def with_packets(self, packets: int | None) -> CounterRecord:
+        """Return a copy whose ``per_packet`` is ``scaled / packets``."""
+        return _make_record(self.name, self.thread, self.value, self.time_enabled,
+                            self.time_running, self.errno, self.reason, packets,
+                            threads=self.threads)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict (one row of a table)."""
+        return {
+            "name": self.name, "thread": self.thread, "value": self.value,
+            "time_enabled": self.time_enabled, "time_running": self.time_running,
+            "errno": self.errno, "reason": self.reason, "scaled": self.scaled,
+            "multiplex_ratio": self.multiplex_ratio, "status": self.status,
+            "packets": self.packets, "per_packet": self.per_packet,
+            "threads": self.threads,
+        }
+
+
+def _make_record(name: str, thread: int | str, value: int | None,
+                 enabled: int | None, running: int | None, err: int,
+                 reason: str | None, packets: int | None,
+                 threads: int = 1) -> CounterRecord:
+    """Derive scaled value, ratio and status from the raw fields."""
+    scaled: float | None = None
+    ratio: float | None = None
+    if value is None:
+        status = f"not measured: {reason}"
+    elif running is None or enabled is None:
+        # An engine without time fields: take the count as it is.
+        scaled, status = float(value), MEASURED
+    elif running == 0:
+        why = ("never enabled (time_enabled=0)" if enabled == 0
+               else "never scheduled on a counter (time_running=0)")
+        reason = why
+        value, status = None, f"not measured: {reason}"
+        ratio = 0.0 if enabled else None
+    else:
+        ratio = running / enabled if enabled else 1.0
+        if running < enabled:
+            scaled = value * enabled / running
+            status = f"scaled (multiplexed {100.0 * ratio:.1f}%)"
+        else:
+            scaled, status = float(value), MEASURED
+    per_packet = scaled / packets if scaled is not None and packets else None
+    return CounterRecord(name=name, thread=thread, value=value, time_enabled=enabled,
+                         time_running=running, errno=err, reason=reason if value is None
+                         else None, scaled=scaled, multiplex_ratio=ratio, status=status,
+                         packets=packets, per_packet=per_packet, threads=threads)
+
+
+def _sum_records(name: str, rows: Sequence[CounterRecord],
+                 packets: int | None) -> CounterRecord:
+    """Sum one event over threads; one unmeasured thread spoils the sum."""
+    missing = [r for r in rows if not r.measured]
+    if missing:
+        reasons = {r.reason for r in missing}
+        if len(missing) == len(rows) and len(reasons) == 1:
+            reason = reasons.pop()
+        else:
+            reason = "; ".join(f"thread {r.thread}: {r.reason}" for r in missing)
+        return _make_record(name, "all", None, None, None,
+                            next((r.errno for r in missing if r.errno), 0),
+                            reason, packets, threads=len(rows))
+    value = sum(r.value for r in rows)
+    have_times = all(r.time_enabled is not None and r.time_running is not None
+                     for r in rows)
+    enabled = sum(r.time_enabled for r in rows) if have_times else None
+    running = sum(r.time_running for r in rows) if have_times else None
+    rec = _make_record(name, "all", value, enabled, running, 0, None, packets,
+                       threads=len(rows))
+    # Scale per thread, then sum: each thread was multiplexed on its own.
+    scaled = sum(r.scaled for r in rows)
+    multiplexed = [r for r in rows if r.status != MEASURED]
+    status = MEASURED if not multiplexed else rec.status
+    return CounterRecord(**{**rec.as_dict(), "scaled": scaled, "status": status,
+                            "per_packet": scaled / packets if packets else None})
+
+
+@dataclass(frozen=True)
+class CounterSet:
+    """All counters of one run: per-thread rows and summed rows.
+
+    Parameters
+    ----------
+    threads : tuple of CounterRecord
+        One row per (thread, event), in engine order.
+    totals : tuple of CounterRecord
+        One row per event, ``thread="all"``, summed over threads.
+    packets : int or None
+        Packets in the measured region (all threads together).
+    disabled : bool
+        True when the run asked for no counters.
+    """
+
+    threads: tuple[CounterRecord, ...]
+    totals: tuple[CounterRecord, ...]
+    packets: int | None = None
+    disabled: bool = False
+    _by_name: dict = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_by_name", {r.name: r for r in self.totals})
+        if len(self._by_name) != len(self.totals):
+            raise ValueError("duplicate event in totals")
+
+    def __getitem__(self, name: str) -> CounterRecord:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownNameError("event", name, self._by_name) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __iter__(self):
+        return iter(self.totals)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.totals)
+
+    @property
+    def nthreads(self) -> int:
+        return len({r.thread for r in self.threads})
+
+    def rows(self, per_thread: bool = True) -> list[dict[str, Any]]:
+        """Rows for a DataFrame: the per-thread rows (if asked) then the sums."""
+        out = [r.as_dict() for r in self.threads] if per_thread else []
+        return out + [r.as_dict() for r in self.totals]
+
+    def to_frame(self, per_thread: bool = True):
+        """The :meth:`rows` as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows(per_thread))
+
+    def summary(self) -> dict[str, Any]:
+        """``{event: per-packet value or scaled value or status}`` for quick looks."""
+        out = {}
+        for r in self.totals:
+            if not r.measured:
+                out[r.name] = r.status
+            else:
+                out[r.name] = r.per_packet if r.per_packet is not None else r.scaled
+        return out
+
+
+def parse_counters(counters: Any, packets: int | None = None) -> CounterSet:
+    """Parse the engine's ``"counters"`` value.
+
+    Parameters
+    ----------
+    counters : list of dict, dict or str
+        The list of per-thread objects; a whole engine result holding a
+        ``"counters"`` key; a single thread object; or the JSON text of any.
+    packets : int, optional
+        Packets (operations) in the measured region, over all threads, for
+        the per-packet values of the summed rows. Per-thread rows carry
+        ``packets=None``; give them a count with
+        :meth:`CounterRecord.with_packets` when each thread's is known.
+
+    Returns
+    -------
+    CounterSet
+
+    Raises
+    ------
+    ValueError
+        If the JSON does not have the expected shape.
+    """
+    if isinstance(counters, (str, bytes)):
+        counters = json.loads(counters)
+    if isinstance(counters, Mapping) and "counters" in counters:
+        counters = counters["counters"]
+    if isinstance(counters, Mapping):
+        counters = [counters]
+    if not isinstance(counters, Sequence):
+        raise ValueError(f"counters must be a list of thread objects, not {type(counters)}")
+    _optional_int("packets", packets)
+
+    rows: list[CounterRecord] = []
+    order: list[str] = []
+    disabled = bool(counters) and all(t.get("disabled") for t in counters
+                                      if isinstance(t, Mapping))
+    for i, t in enumerate(counters):
+        if not isinstance(t, Mapping):
+            raise ValueError(f"counters[{i}] must be an object, not {t!r}")
+        tid = t.get("thread", i)
+        if t.get("disabled"):
+            events: Mapping[str, Any] = {n: {"value": None, "errno": 0,
+                                             "reason": _DISABLED_REASON} for n in EVENTS}
+        else:
+            events = t.get("events")
+            if not isinstance(events, Mapping):
+                raise ValueError(f"counters[{i}] has no 'events' object")
+        for name, ev in events.items():
+            if not isinstance(ev, Mapping):
+                raise ValueError(f"counters[{i}].{name} must be an object")
+            err = int(ev.get("errno") or 0)
+            value = ev.get("value")
+            reason = ev.get("reason")
+            if value is None and not reason:
+                reason = reason_for_errno(err, name) if err else "no value reported"
+            if value is not None and err:
+                # A value and an error: trust the error, keep no number.
+                reason, value = reason or reason_for_errno(err, name), None
+            rows.append(_make_record(name, tid, value, ev.get("time_enabled"),
+                                     ev.get("time_running"), err, reason, None))
+            if name not in order:
+                order.append(name)
+
+    totals = tuple(_sum_records(n, [r for r in rows if r.name == n], packets)
+                   for n in order)
+    return CounterSet(threads=tuple(rows), totals=totals, packets=packets,
+                      disabled=disabled)
+
+
+def load_counters(path: str | os.PathLike, packets: int | None = None) -> CounterSet:
+    """:func:`parse_counters` on a JSON file."""
+    return parse_counters(Path(path).read_text(), packets=packets)
+
+
+# --------------------------------------------------------------------------
+# probe: a tiny perf_event_open through ctypes
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Whether this machine can count one event.
+
+    ``supported`` is True only when the event opened and counted while
+    enabled; otherwise ``reason`` says why (``"not supported: no PMU
+    (ENOENT)"``).
+    """
+
+    name: str
+    kind: str  # "hardware" or "software"
+    supported: bool
+    errno: int = 0
+    reason: str | None = None
+
+    def __post_init__(self):
+        if self.kind not in ("hardware", "software"):
+            raise ValueError(f"kind must be 'hardware' or 'software', not {self.kind!r}")
+        if not self.supported and not self.reason:
+            raise ValueError(f"{self.name}: unsupported without a reason")
+
+
+_SYS_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241, "i386": 336, "i686": 336,
+                        "ppc64le": 319, "s390x": 331, "riscv64": 241}
+_PERF_ATTR_SIZE_VER5 = 112
+_PERF_FORMAT_TIMES = 1 | 2  # TOTAL_TIME_ENABLED | TOTAL_TIME_RUNNING
+_PERF_EVENT_IOC_ENABLE = 0x2400
+_PERF_EVENT_IOC_DISABLE = 0x2401
+_PERF_EVENT_IOC_RESET = 0x2403
+_PERF_FLAG_FD_CLOEXEC = 1 << 3
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _perf_attr(ptype: int, config: int, hardware: bool) -> ctypes.Array:
+    flags = 1  # disabled
+    if hardware:
+        flags |= (1 << 5) | (1 << 6)  # exclude_kernel, exclude_hv, as perfctr.c
+    buf = bytearray(_PERF_ATTR_SIZE_VER5)
+    struct.pack_into("=IIQQQQQ", buf, 0, ptype, _PERF_ATTR_SIZE_VER5, config, 0, 0,
+                     _PERF_FORMAT_TIMES, flags)
+    return (ctypes.c_char * len(buf)).from_buffer_copy(bytes(buf))
+
+
+def _probe_one(name: str, ptype: int, config: int, hardware: bool,
+               syscall=None, paranoid: int | None = None) -> ProbeResult:
+    kind = "hardware" if hardware else "software"
+    nr = _SYS_PERF_EVENT_OPEN.get(platform.machine())
+    if nr is None:
+        return ProbeResult(name, kind, False, _errno.ENOSYS,
+                           f"perf_event_open number unknown on {platform.machine()}")
+    libc = _libc()
+    syscall = syscall or libc.syscall
+    attr = _perf_attr(ptype, config, hardware)
+    fd = syscall(ctypes.c_long(nr), attr, ctypes.c_int(0), ctypes.c_int(-1),
+                 ctypes.c_int(-1), ctypes.c_ulong(_PERF_FLAG_FD_CLOEXEC))
+    if fd < 0:
+        err = ctypes.get_errno() or _errno.ENOSYS
+        return ProbeResult(name, kind, False, err, reason_for_errno(err, name, paranoid))
+    try:
+        libc.ioctl(fd, _PERF_EVENT_IOC_RESET, 0)
+        libc.ioctl(fd, _PERF_EVENT_IOC_ENABLE, 0)
+        sum(range(20000))  # something to count
+        libc.ioctl(fd, _PERF_EVENT_IOC_DISABLE, 0)
+        data = os.read(fd, 24)
+    except OSError as e:
+        return ProbeResult(name, kind, False, e.errno or _errno.EIO,
+                           f"opened but read failed: {e}")
+    finally:
+        os.close(fd)
+    if len(data) != 24:
+        return ProbeResult(name, kind, False, _errno.EIO,
+                           f"opened but read returned {len(data)} bytes")
+    _, enabled, running = struct.unpack("=QQQ", data)
+    if enabled and not running:
+        # Opens but is never scheduled: counters taken by someone else.
+        return ProbeResult(name, kind, False, 0,
+                           "not measured: never scheduled on a counter (time_running=0)")
+    return ProbeResult(name, kind, True)
+
+
+@functools.lru_cache(maxsize=1)
+def _probe_cached() -> tuple[ProbeResult, ...]:
+    return tuple(_probe_all())
+
+
+def _probe_all(syscall=None, paranoid: int | None = None) -> list[ProbeResult]:
+    out = []
+    for table, hw in ((HARDWARE_EVENTS, True), (SOFTWARE_EVENTS, False)):
+        for name, (ptype, config) in table.items():
+            out.append(_probe_one(name, ptype, config, hw, syscall, paranoid))
+    return out
+
+
+def probe(refresh: bool = False) -> dict[str, ProbeResult]:
+    """Tell which of :data:`EVENTS` this machine can count.
+
+    Each event is opened for the calling thread with the attributes the
+    engine uses, enabled around a little work, read and closed.
+
+    Parameters
+    ----------
+    refresh : bool
+        Probe again instead of returning the cached answer.
+
+    Returns
+    -------
+    dict of str to ProbeResult
+        In :data:`EVENTS` order.
+    """
+    if refresh:
+        _probe_cached.cache_clear()
+    return {r.name: r for r in _probe_cached()}
+
+
+# --------------------------------------------------------------------------
+# collectors
+
+
+class Collector:
+    """A measurement back end and whether it can run on this machine.
+
+    Subclasses implement :meth:`available`; :meth:`require` turns a
+    negative answer into :class:`~fraglib.exceptions.CollectorUnavailable`.
+    """
+
+    name = ""
+    description = ""
+
+    def available(self) -> tuple[bool, str]:
+        """Return ``(ok, reason)``; the reason also says what is partial."""
+        raise NotImplementedError
+
+    def require(self) -> str:
+        """Return the reason if available, else raise ``CollectorUnavailable``."""
+        ok, reason = self.available()
+        if not ok:
+            raise CollectorUnavailable(self.name, reason)
+        return reason
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+def _hw_summary(results: Mapping[str, ProbeResult]) -> tuple[list[str], str]:
+    hw = [r for r in results.values() if r.kind == "hardware"]
+    ok = [r.name for r in hw if r.supported]
+    if len(ok) == len(hw):
+        return ok, "hardware and software events"
+    reasons = sorted({r.reason for r in hw if not r.supported})
+    if not ok:
+        return ok, "software events only; hardware: " + "; ".join(reasons)
+    missing = [r.name for r in hw if not r.supported]
+    return ok, (f"partial hardware ({', '.join(missing)}: " + "; ".join(reasons) + ")")
+
+
+class EngineCounters(Collector):
+    name = "counters"
+    description = "perf_event_open groups inside the engine, around the measured region"
+
+    def available(self) -> tuple[bool, str]:
+        res = probe()
+        clock = res["task-clock"]
+        if not clock.supported:
+            return False, f"task-clock: {clock.reason}"
+        return True, _hw_summary(res)[1]
+
+
+def _tool_version(exe: str, *args: str) -> str | None:
+    try:
+        out = subprocess.run([exe, *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = (out.stdout or out.stderr).strip()
+    return text.splitlines()[0] if out.returncode == 0 and text else None
+
+
+class Valgrind(Collector):
+    name = "valgrind"
+    description = "callgrind cache and branch simulation (deterministic, simulated)"
+
+    def available(self) -> tuple[bool, str]:
+        exe = shutil.which("valgrind")
+        if exe is None:
+            return False, "valgrind not installed (not on PATH)"
+        ver = _tool_version(exe, "--version")
+        if ver is None:
+            return False, f"{exe} --version failed"
+        return True, ver
+
+
+class _Perf(Collector):
+    def _perf(self) -> tuple[str | None, str]:
+        exe = shutil.which("perf")
+        if exe is None:
+            return None, "perf not installed (not on PATH)"
+        ver = _tool_version(exe, "--version")
+        if ver is None:
+            # Debian's /usr/bin/perf wrapper fails without a matching linux-perf.
+            return None, f"{exe} --version failed (no perf for this kernel?)"
+        return exe, ver
+
+    def _permitted(self) -> str | None:
+        """None when user-space self-profiling is allowed, else why not."""
+        if os.geteuid() == 0:
+            return None
+        p = perf_event_paranoid()
+        if p is not None and p > 2:
+            return f"not permitted: perf_event_paranoid={p} (needs <= 2 or root)"
+        return None
+
+
+class PerfRecord(_Perf):
+    name = "perf-record"
+    description = "perf record -g sampling, perf report top functions"
+
+    def available(self) -> tuple[bool, str]:
+        exe, ver = self._perf()
+        if exe is None:
+            return False, ver
+        denied = self._permitted()
+        if denied:
+            return False, denied
+        ok, _ = _hw_summary(probe())
+        if "cycles" in ok:
+            return True, f"{ver}; samples on cycles"
+        return True, f"{ver}; no cycles event, samples on cpu-clock (software timer)"
+
+
+class PerfStat(_Perf):
+    name = "perf-stat"
+    description = "perf stat around a whole engine process"
+
+    def available(self) -> tuple[bool, str]:
+        exe, ver = self._perf()
+        if exe is None:
+            return False, ver
+        denied = self._permitted()
+        if denied:
+            return False, denied
+        return True, f"{ver}; {_hw_summary(probe())[1]}"
+
+
+#: Registry of measurement back ends, by name.
+COLLECTORS: dict[str, Collector] = {}
+
+
+def _register(c: Collector) -> None:
+    COLLECTORS[c.name] = c
+
+
+def get_collector(name: str) -> Collector:
+    """Return the registered collector ``name`` or raise UnknownNameError."""
+    try:
+        return COLLECTORS[name]
+    except KeyError:
+        raise UnknownNameError("collector", name, COLLECTORS) from None
+
+
+def _iter_collectors() -> Iterable[Collector]:
+    return (EngineCounters(), Valgrind(), PerfRecord(), PerfStat())
+
+
+for _c in _iter_collectors():
+    _register(_c)
+del _c

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: MIT
+/*
+ * engine.c - run one workload on one design, print one JSON document.
+ *
+ *   fraglib-engine-<design> workload=fastpath packets=262144 size=256 ...
+ *
+ * The engine is built once per design (-DFRAG_DESIGN=...), so the
+ * workload's calls into the design are direct.  It validates every
+ * parameter before touching anything, pins itself, builds and prefaults
+ * the page model, calibrates the TSC, runs the workload with counters
+ * enabled around the measured region only, drains the cache and checks
+ * that every page went back.  Exit status: 0 ok, 2 bad parameters (a
+ * one-line message on stderr, nothing on stdout), 1 run failure.
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "design_direct.h"
+#include "engine.h"
+#include "tsc.h"
+
+#ifndef FRAG_LAYOUT_SEED
+#define FRAG_LAYOUT_SEED 0
+#endif
+
+int frag_reserve_samples(struct frag_run *r, long n)
+{
+	uint64_t *c;
+	uint32_t *k;
+
+	if (n <= r->cap)
+		return 0;
+	c = realloc(r->cycles, n * sizeof(*c));
+	if (c)
+		r->cycles = c;
+	k = realloc(r->packets, n * sizeof(*k));
+	if (k)
+		r->packets = k;
+	if (!c || !k)
+		return -1;
+	/* Touch it now: a first-touch fault inside the region is a bug. */
+	memset(r->cycles + r->cap, 0, (n - r->cap) * sizeof(*c));
+	memset(r->packets + r->cap, 0, (n - r->cap) * sizeof(*k));
+	r->cap = n;
+	return 0;
+}
+
+int frag_sample(struct frag_run *r, uint64_t cycles, uint32_t packets)
+{
+	if (unlikely(r->nsamples == r->cap) &&
+	    frag_reserve_samples(r, r->cap ? 2 * r->cap : 1024))
+		return -1;
+	r->cycles[r->nsamples] = cycles;
+	r->packets[r->nsamples] = packets;
+	r->nsamples++;
+	return 0;
+}
+
+void frag_metric(struct frag_run *r, const char *name, double value)
+{
+	int i;
+
+	for (i = 0; i < r->nmetrics; i++)
+		if (!strcmp(r->metrics[i].name, name))
+			break;
+	if (i == FRAG_MAX_METRICS)
+		return;
+	snprintf(r->metrics[i].name, sizeof(r->metrics[i].name), "%s", name);
+	r->metrics[i].value = value;
+	if (i == r->nmetrics)
+		r->nmetrics++;
+}
+
+double frag_tsc_calibrate(unsigned int ms)
+{
+	struct timespec a, b;
+	uint64_t t0, t1;
+	double ns;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &a);
+	t0 = frag_rdtscp();
+	do {
+		clock_gettime(CLOCK_MONOTONIC_RAW, &b);
+		ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
+	} while (ns < ms * 1e6);
+	t1 = frag_rdtscp();
+	return (t1 - t0) * 1e9 / ns;
+}
+
+static const struct frag_workload *find_workload(const char *name)
+{
+	const struct frag_workload *const *w;
+
+	for (w = frag_workloads; *w; w++)
+		if (!strcmp((*w)->name, name))
+			return *w;
+	return NULL;
+}
+
+static int usage_error(const char *msg)
+{
+	fprintf(stderr, "fraglib-engine: %s\n", msg);
+	return 2;
+}
+
+static void print_help(void)
+{
+	const struct frag_workload *const *w;
+
+	printf("fraglib engine for design '%s' (%s)\n", FRAG_OPS.name,
+	       FRAG_OPS.mirrors);
+	printf("usage: fraglib-engine-%s [key=value ...]\nworkloads:\n",
+	       FRAG_OPS.name);
+	for (w = frag_workloads; *w; w++)
+		printf("  %-10s %s\n", (*w)->name, (*w)->help);
+	frag_params_help(stdout);
+}
+
+static void json_str_array(const char *key, FILE *f)
+{
+	fprintf(f, "\"%s\": [", key);
+}
+
+static void print_result(const struct frag_run *r, double tsc_hz,
+			 const struct frag_pages_stats *ps, long leaked,
+			 long faults)
+{
+	const struct frag_stats *s = &r->box->stats;
+	long i;
+
+	printf("{\"engine\": 1, \"design\": \"%s\", \"layout_seed\": %d, ",
+	       FRAG_OPS.name, FRAG_LAYOUT_SEED);
+	printf("\"struct_size\": %u, \"caps\": %u, ", FRAG_OPS.struct_size,
+	       FRAG_OPS.caps);
+	printf("\"params\": ");
+	frag_params_json(stdout, r->p);
+	printf(", \"tsc_hz\": %.1f, \"warmup_samples\": %ld, ", tsc_hz,
+	       r->p->warmup < r->nsamples ? r->p->warmup : r->nsamples);
+	json_str_array("cycles", stdout);
+	for (i = 0; i < r->nsamples; i++)
+		printf("%s%llu", i ? "," : "", (unsigned long long)r->cycles[i]);
+	printf("], ");
+	json_str_array("packets", stdout);
+	for (i = 0; i < r->nsamples; i++)
+		printf("%s%u", i ? "," : "", r->packets[i]);
+	printf("], \"metrics\": {");
+	for (i = 0; i < r->nmetrics; i++)
+		printf("%s\"%s\": %.17g", i ? ", " : "", r->metrics[i].name,
+		       r->metrics[i].value);
+	printf("}, \"pages\": {\"pages_allocated\": %llu, \"pages_freed\": %llu, "
+	       "\"peak_pages_in_use\": %llu, \"alloc_failures\": %llu, "
+	       "\"injected_failures\": %llu, \"pfmemalloc_pages\": %llu, "
+	       "\"order0_allocs\": %llu, \"order3_allocs\": %llu, "
+	       "\"pages_leaked\": %ld, \"minor_faults_run\": %ld}, ",
+	       (unsigned long long)ps->pages_allocated,
+	       (unsigned long long)ps->pages_freed,
+	       (unsigned long long)ps->peak_pages_in_use,
+	       (unsigned long long)ps->alloc_failures,
+	       (unsigned long long)ps->injected_failures,
+	       (unsigned long long)ps->pfmemalloc_pages,
+	       (unsigned long long)ps->alloc_calls[0],
+	       (unsigned long long)ps->alloc_calls[3], leaked, faults);
+#ifdef FRAG_STATS
+	printf("\"stats\": {\"allocs\": %llu, \"alloc_failures\": %llu, "
+	       "\"refills\": %llu, \"reuses\": %llu, \"high_order_fallbacks\": %llu, "
+	       "\"pages_abandoned\": %llu, \"bytes_requested\": %llu, "
+	       "\"bytes_consumed\": %llu, \"commits_noref\": %llu}, ",
+	       (unsigned long long)s->allocs, (unsigned long long)s->alloc_failures,
+	       (unsigned long long)s->refills, (unsigned long long)s->reuses,
+	       (unsigned long long)s->high_order_fallbacks,
+	       (unsigned long long)s->pages_abandoned,
+	       (unsigned long long)s->bytes_requested,
+	       (unsigned long long)s->bytes_consumed,
+	       (unsigned long long)s->commits_noref);
+#else
+	(void)s;
+	printf("\"stats\": null, ");
+#endif
+	printf("\"counters\": [");
+	for (i = 0; i < r->nperf; i++) {
+		if (i)
+			printf(", ");
+		frag_perf_json(stdout, &r->perf[i], (int)i);
+	}
+	printf("]}\n");
+}
+
+static long minor_faults(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+int main(int argc, char **argv)
+{
+	static struct frag_box box;
+	struct frag_params p;
+	struct frag_run r;
+	struct frag_pages_cfg cfg;
+	struct frag_pages_stats ps;
+	const struct frag_workload *wl;
+	char err[FRAG_ERR_LEN], msg[FRAG_ERR_LEN];
+	double tsc_hz;
+	long faults, leaked;
+	int i;
+
+	frag_params_defaults(&p);
+	for (i = 1; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			print_help();
+			return 0;
+		}
+		if (!eq) {
+			snprintf(msg, sizeof(msg),
+				 "argument '%s' is not key=value (see --help)", argv[i]);
+			return usage_error(msg);
+		}
+		*eq = '\0';
+		if (frag_params_set(&p, argv[i], eq + 1, err, sizeof(err)))
+			return usage_error(err);
+	}
+	if (p.design[0] && strcmp(p.design, FRAG_OPS.name)) {
+		snprintf(msg, sizeof(msg),
+			 "invalid design=%s: this engine is built for design '%s'",
+			 p.design, FRAG_OPS.name);
+		return usage_error(msg);
+	}
+	snprintf(p.design, sizeof(p.design), "%s", FRAG_OPS.name);
+	wl = find_workload(p.workload);
+	if (!wl) {
+		const struct frag_workload *const *w;
+		size_t n;
+
+		n = snprintf(msg, sizeof(msg), "invalid workload=%s: allowed ",
+			     p.workload);
+		for (w = frag_workloads; *w && n < sizeof(msg); w++)
+			n += snprintf(msg + n, sizeof(msg) - n, "%s%s",
+				      w == frag_workloads ? "" : ", ", (*w)->name);
+		return usage_error(msg);
+	}
+	if (frag_params_check_cpu("cpu", p.cpu, err, sizeof(err)) ||
+	    frag_params_check_cpu("cpu2", p.cpu2, err, sizeof(err)) ||
+	    wl->validate(&p, err, sizeof(err)))
+		return usage_error(err);
+
+	if (p.cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(p.cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set)) {
+			perror("fraglib-engine: sched_setaffinity");
+			return 1;
+		}
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.arena_bytes = (size_t)p.arena_mb << 20;
+	cfg.max_pages = p.max_pages;
+	cfg.high_order_fail = p.high_order_fail;
+	cfg.pfmemalloc_rate = p.pfmemalloc_rate;
+	cfg.seed = p.seed;
+	if (frag_pages_init(&cfg)) {
+		fprintf(stderr, "fraglib-engine: cannot map a %ld MiB arena\n",
+			p.arena_mb);
+		return 1;
+	}
+	frag_set_cpu(0);
+	tsc_hz = frag_tsc_calibrate(50);
+
+	memset(&r, 0, sizeof(r));
+	r.p = &p;
+	r.box = &box;
+	r.nc = box.cache;
+	box.ops = &FRAG_OPS;
+	frag_init(r.nc);
+	r.nperf = wl->threads;
+	frag_perf_open(&r.perf[0], p.counters);
+
+	faults = minor_faults();
+	if (wl->run(&r)) {
+		fprintf(stderr, "fraglib-engine: %s: %s\n", wl->name, r.err);
+		return 1;
+	}
+	faults = minor_faults() - faults;
+	frag_perf_read_close(&r.perf[0]);
+
+	frag_drain(r.nc);
+	frag_pages_drain_pcp();
+	frag_pages_get_stats(&ps);
+	leaked = (long)ps.pages_in_use;
+	if (frag_pages_check(msg, sizeof(msg))) {
+		fprintf(stderr, "fraglib-engine: page model corrupt: %s\n", msg);
+		return 1;
+	}
+	print_result(&r, tsc_hz, &ps, leaked, faults);
+	return 0;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * design_direct.h - direct calls into the one design an engine is built
+ * for (-DFRAG_DESIGN=topdown).  Workloads call frag_alloc()/frag_free():
+ * a direct call, as net/ calls page_frag_alloc() in mm/, so the hot loop
+ * has no indirect call the kernel does not have.
+ *
+ * Optional entry points (prepare/commit) are weak: a design without them
+ * leaves them NULL and its ops table says so in .caps.
+ */
+#ifndef FRAG_DESIGN_DIRECT_H
+#define FRAG_DESIGN_DIRECT_H
+
+#include "frag.h"
+
+#ifndef FRAG_DESIGN
+#error "build an engine with -DFRAG_DESIGN=<design>"
+#endif
+
+#define __FRAG_PASTE(a, b)	a##_##b
+#define FRAG_PASTE(a, b)	__FRAG_PASTE(a, b)
+#define __FRAG_OPS(d)		frag_ops_##d
+#define FRAG_OPS_OF(d)		__FRAG_OPS(d)
+
+#define frag_init	FRAG_PASTE(FRAG_DESIGN, init)
+#define frag_alloc	FRAG_PASTE(FRAG_DESIGN, alloc)
+#define frag_free	FRAG_PASTE(FRAG_DESIGN, free)
+#define frag_drain	FRAG_PASTE(FRAG_DESIGN, drain)
+#define frag_prepare	FRAG_PASTE(FRAG_DESIGN, prepare)
+#define frag_commit	FRAG_PASTE(FRAG_DESIGN, commit)
+#define FRAG_OPS	FRAG_OPS_OF(FRAG_DESIGN)
+
+void frag_init(void *nc);
+void *frag_alloc(void *nc, unsigned int fragsz, unsigned int align_mask);
+void frag_free(void *addr);
+void frag_drain(void *nc);
+int frag_prepare(void *nc, unsigned int fragsz, unsigned int align_mask,
+		 struct frag_prepared *pf) __attribute__((weak));
+void *frag_commit(void *nc, const struct frag_prepared *pf, unsigned int used,
+		  bool ref) __attribute__((weak));
+extern const struct frag_ops FRAG_OPS;
+
+#endif /* FRAG_DESIGN_DIRECT_H */

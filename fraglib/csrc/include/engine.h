@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine.h - what the engine hands a workload and what a workload hands
+ * back.  A workload is a C loop that calls the design directly; it records
+ * one sample per batch (TSC cycles and packets) and any metrics it has.
+ */
+#ifndef FRAG_ENGINE_H
+#define FRAG_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frag.h"
+#include "perfctr.h"
+
+#define FRAG_ERR_LEN		512
+#define FRAG_MAX_METRICS	48
+#define FRAG_STR_LEN		256
+
+/*
+ * struct frag_params - every run parameter.  params.c holds the table
+ * that parses, bounds-checks and documents each one; a workload's
+ * validate() checks the combinations.
+ */
+struct frag_params {
+	char design[FRAG_STR_LEN];
+	char workload[FRAG_STR_LEN];
+	long packets;		/* fragments (packets) in the measured region */
+	long size;		/* fragment size in bytes (fastpath) */
+	long align;		/* power of two; 1 = page_frag_alloc() */
+	long batch;		/* packets per timed sample (NAPI budget) */
+	long warmup;		/* batches run and recorded but marked warm-up */
+	long cpu;		/* CPU to pin the (first) thread to; -1 = none */
+	long cpu2;		/* second CPU for two-thread workloads */
+	long seed;
+	long counters;		/* 1: perf_event_open around the region */
+	long arena_mb;		/* page model arena */
+	long max_pages;		/* cap on pages in use, 0 = arena */
+	double high_order_fail;	/* order-3 failure probability */
+	double pfmemalloc_rate;	/* pfmemalloc page probability */
+	long busy_poll;		/* 1: idle threads spin instead of sleeping */
+	/* rx / tx / ring (the real-use-cases issue) */
+	char dist[FRAG_STR_LEN];	/* packet size distribution spec */
+	long queue_depth;	/* packets alive before free (rx) */
+	long mss;		/* tx segment size */
+	long gso_size;		/* tx max bytes per skb */
+	long tx_delay;		/* tx completion delay, in segments */
+	long touch;		/* bytes of header written per packet (rx) */
+	long net_skb_pad;
+	long net_ip_align;
+	long shinfo_size;
+	long cache_line;
+	long ring_size;
+};
+
+struct frag_metric {
+	char name[40];
+	double value;
+};
+
+/**
+ * struct frag_run - one run of one workload on one design.
+ * @p:       the validated parameters.
+ * @nc:      the cache (inside @box); workloads pass it to frag_alloc().
+ * @cycles:  per-sample TSC cycles (warm-up samples first).
+ * @packets: per-sample packet count.
+ * @perf:    counters, one per measured thread.
+ */
+struct frag_run {
+	const struct frag_params *p;
+	struct frag_box *box;
+	void *nc;
+	uint64_t *cycles;
+	uint32_t *packets;
+	long nsamples, cap;
+	int nperf;
+	struct frag_perf perf[2];
+	int nmetrics;
+	struct frag_metric metrics[FRAG_MAX_METRICS];
+	char err[FRAG_ERR_LEN];
+};
+
+/**
+ * struct frag_workload - one workload.
+ * @name:     registry key ("fastpath", "rx", ...).
+ * @help:     one line for --help.
+ * @threads:  1 or 2 (2 needs cpu2).
+ * @validate: check parameter combinations; fill @err and return -1.
+ * @run:      run it; return 0, or -1 with r->err filled.
+ */
+struct frag_workload {
+	const char *name;
+	const char *help;
+	int threads;
+	int (*validate)(const struct frag_params *p, char *err, size_t len);
+	int (*run)(struct frag_run *r);
+};
+
+extern const struct frag_workload *const frag_workloads[];
+
+/* Record one timed sample. Storage grows as needed (outside the region). */
+int frag_sample(struct frag_run *r, uint64_t cycles, uint32_t packets);
+/* Make room for n samples before the measured region starts. */
+int frag_reserve_samples(struct frag_run *r, long n);
+void frag_metric(struct frag_run *r, const char *name, double value);
+
+/* params.c */
+void frag_params_defaults(struct frag_params *p);
+int frag_params_set(struct frag_params *p, const char *key, const char *val,
+		    char *err, size_t len);
+int frag_params_check_cpu(const char *key, long cpu, char *err, size_t len);
+void frag_params_help(FILE *f);
+void frag_params_json(FILE *f, const struct frag_params *p);
+
+#endif /* FRAG_ENGINE_H */

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+/*
+ * params.c - the engine's parameters: one table that parses, bounds-checks
+ * and documents each key=value.  An error names the parameter, the value
+ * and what is allowed, and the engine then writes nothing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+enum ptype { P_LONG, P_DOUBLE, P_STR, P_POW2 };
+
+struct param_def {
+	const char *key;
+	enum ptype type;
+	size_t off;
+	double min, max;
+	const char *help;
+};
+
+#define F(field) offsetof(struct frag_params, field)
+
+static const struct param_def defs[] = {
+	{ "design", P_STR, F(design), 0, 0, "design (fixed at build time)" },
+	{ "workload", P_STR, F(workload), 0, 0, "workload name" },
+	{ "packets", P_LONG, F(packets), 1, 1e11, "packets in the measured region" },
+	{ "size", P_LONG, F(size), 1, FRAG_PAGE_SIZE, "fragment size in bytes" },
+	{ "align", P_POW2, F(align), 1, FRAG_PAGE_SIZE,
+	  "alignment, a power of two (1 = page_frag_alloc)" },
+	{ "batch", P_LONG, F(batch), 1, 1 << 20, "packets per timed sample" },
+	{ "warmup", P_LONG, F(warmup), 0, 1 << 20, "warm-up samples (kept, marked)" },
+	{ "cpu", P_LONG, F(cpu), -1, 4095, "CPU to pin to, -1 = do not pin" },
+	{ "cpu2", P_LONG, F(cpu2), -1, 4095, "second CPU (two-thread workloads)" },
+	{ "seed", P_LONG, F(seed), 0, 9.2e18, "random seed" },
+	{ "counters", P_LONG, F(counters), 0, 1, "1 = perf_event_open counters" },
+	{ "arena_mb", P_LONG, F(arena_mb), 1, 65536, "page model arena in MiB" },
+	{ "max_pages", P_LONG, F(max_pages), 0, 1e12, "cap on pages in use, 0 = none" },
+	{ "high_order_fail", P_DOUBLE, F(high_order_fail), 0, 1,
+	  "probability an order-3 allocation fails" },
+	{ "pfmemalloc_rate", P_DOUBLE, F(pfmemalloc_rate), 0, 1,
+	  "probability an order-0 page is pfmemalloc" },
+	{ "busy_poll", P_LONG, F(busy_poll), 0, 1,
+	  "1 = waiting threads spin instead of sleeping (C-states)" },
+	{ "dist", P_STR, F(dist), 0, 0,
+	  "packet sizes: fixed:N, uniform:A-B, imix, csv:NAME" },
+	{ "queue_depth", P_LONG, F(queue_depth), 0, 1 << 20,
+	  "packets alive before they are freed" },
+	{ "mss", P_LONG, F(mss), 1, 65535, "tx segment size" },
+	{ "gso_size", P_LONG, F(gso_size), 1, 1 << 20, "tx bytes per skb" },
+	{ "tx_delay", P_LONG, F(tx_delay), 0, 1 << 20,
+	  "tx completion delay in segments" },
+	{ "touch", P_LONG, F(touch), 0, FRAG_PAGE_SIZE, "header bytes written" },
+	{ "net_skb_pad", P_LONG, F(net_skb_pad), 0, 4096, "NET_SKB_PAD" },
+	{ "net_ip_align", P_LONG, F(net_ip_align), 0, 64, "NET_IP_ALIGN" },
+	{ "shinfo_size", P_LONG, F(shinfo_size), 0, 4096,
+	  "sizeof(struct skb_shared_info)" },
+	{ "cache_line", P_POW2, F(cache_line), 8, 4096, "SMP_CACHE_BYTES" },
+	{ "ring_size", P_LONG, F(ring_size), 2, 1 << 20, "ring slots" },
+};
+
+void frag_params_defaults(struct frag_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	strcpy(p->workload, "fastpath");
+	p->packets = 262144;
+	p->size = 256;
+	p->align = 1;
+	p->batch = 64;
+	p->warmup = 16;
+	p->cpu = -1;
+	p->cpu2 = -1;
+	p->seed = 1;
+	p->counters = 1;
+	p->arena_mb = 64;
+	strcpy(p->dist, "imix");
+	p->queue_depth = 256;
+	p->mss = 1448;
+	p->gso_size = 65536;
+	p->tx_delay = 64;
+	p->touch = 64;
+	p->net_skb_pad = 64;
+	p->net_ip_align = 0;
+	p->shinfo_size = 320;
+	p->cache_line = 64;
+	p->ring_size = 512;
+}
+
+static void known_keys(char *buf, size_t len)
+{
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(defs) / sizeof(defs[0]) && n < len; i++)
+		n += snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
+			      defs[i].key);
+}
+
+int frag_params_set(struct frag_params *p, const char *key, const char *val,
+		    char *err, size_t len)
+{
+	const struct param_def *d = NULL;
+	char *end, *field;
+	size_t i;
+
+	for (i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
+		if (!strcmp(defs[i].key, key))
+			d = &defs[i];
+	if (!d) {
+		char known[1024];
+
+		known_keys(known, sizeof(known));
+		snprintf(err, len, "unknown parameter '%s'; known: %s", key, known);
+		return -1;
+	}
+	field = (char *)p + d->off;
+	if (d->type == P_STR) {
+		if (strlen(val) >= FRAG_STR_LEN || !*val || strpbrk(val, "\"\\")) {
+			snprintf(err, len, "invalid %s='%s': allowed 1..%d characters, no quotes or backslashes",
+				 key, val, FRAG_STR_LEN - 1);
+			return -1;
+		}
+		strcpy(field, val);
+		return 0;
+	}
+	errno = 0;
+	if (d->type == P_DOUBLE) {
+		double v = strtod(val, &end);
+
+		if (errno || end == val || *end || !(v >= d->min && v <= d->max)) {
+			snprintf(err, len, "invalid %s=%s: allowed a number in [%g, %g] (%s)",
+				 key, val, d->min, d->max, d->help);
+			return -1;
+		}
+		*(double *)field = v;
+		return 0;
+	} else {
+		long v = strtol(val, &end, 10);
+
+		if (errno || end == val || *end || v < d->min || v > d->max) {
+			snprintf(err, len, "invalid %s=%s: allowed an integer in [%.0f, %.0f] (%s)",
+				 key, val, d->min, d->max, d->help);
+			return -1;
+		}
+		if (d->type == P_POW2 && (v & (v - 1))) {
+			snprintf(err, len, "invalid %s=%s: allowed a power of two in [%.0f, %.0f] (%s)",
+				 key, val, d->min, d->max, d->help);
+			return -1;
+		}
+		*(long *)field = v;
+		return 0;
+	}
+}
+
+int frag_params_check_cpu(const char *key, long cpu, char *err, size_t len)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return 0;
+	if (sched_getaffinity(0, sizeof(set), &set) || cpu >= CPU_SETSIZE ||
+	    !CPU_ISSET(cpu, &set)) {
+		snprintf(err, len, "invalid %s=%ld: allowed -1 (do not pin) or a CPU this process may run on (0..%ld)",
+			 key, cpu, ncpu - 1);
+		return -1;
+	}
+	return 0;
+}
+
+void frag_params_help(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "parameters (key=value):\n");
+	for (i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
+		fprintf(f, "  %-16s %s\n", defs[i].key, defs[i].help);
+}
+
+void frag_params_json(FILE *f, const struct frag_params *p)
+{
+	size_t i;
+
+	fputc('{', f);
+	for (i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+		const char *field = (const char *)p + defs[i].off;
+
+		fprintf(f, "%s\"%s\": ", i ? ", " : "", defs[i].key);
+		if (defs[i].type == P_STR)
+			fprintf(f, "\"%s\"", field);
+		else if (defs[i].type == P_DOUBLE)
+			fprintf(f, "%.17g", *(const double *)field);
+		else
+			fprintf(f, "%ld", *(const long *)field);
+	}
+	fputc('}', f);
+}

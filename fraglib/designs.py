@@ -1,0 +1,83 @@
+"""The design registry: every allocator design the C core implements.
+
+The C ops tables are the source of truth (name, what it mirrors, struct
+size, capabilities); this module reads them through the binding so the
+Python side can never disagree with what the engine runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .exceptions import UnknownNameError
+
+__all__ = ["Design", "designs", "get_design", "design_names",
+           "CAP_ALIGN", "CAP_PREPARE", "CAP_PAGES", "CAP_HIGH_ORDER"]
+
+CAP_ALIGN = 0x1
+CAP_PREPARE = 0x2
+CAP_PAGES = 0x4
+CAP_HIGH_ORDER = 0x8
+_CAP_NAMES = {CAP_ALIGN: "align", CAP_PREPARE: "prepare/commit",
+              CAP_PAGES: "model pages", CAP_HIGH_ORDER: "order-3 first"}
+
+
+@dataclass(frozen=True)
+class Design:
+    """One design, as its C ops table describes it.
+
+    Attributes
+    ----------
+    name : str
+        Registry key (``topdown``, ``bottomup``, ...).
+    mirrors : str
+        The kernel version, commit or mail it re-implements.
+    struct_size : int
+        ``sizeof`` its cache struct on this build (bytes).
+    caps : int
+        ``FRAG_CAP_*`` bits.
+    """
+
+    name: str
+    mirrors: str
+    struct_size: int
+    caps: int
+
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        return tuple(n for bit, n in _CAP_NAMES.items() if self.caps & bit)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, Design]:
+    from . import _core
+    lib, ffi = _core.lib(), _core.ffi
+    out = {}
+    for i in range(lib.fraglib_ndesigns()):
+        ops = lib.fraglib_design_at(i)
+        d = Design(ffi.string(ops.name).decode(), ffi.string(ops.mirrors).decode(),
+                   ops.struct_size, ops.caps)
+        out[d.name] = d
+    return out
+
+
+def designs() -> tuple[Design, ...]:
+    """Every registered design, in registry order."""
+    return tuple(_table().values())
+
+
+def design_names() -> tuple[str, ...]:
+    """Names of every registered design."""
+    return tuple(_table())
+
+
+def get_design(name: str) -> Design:
+    """Look a design up by name; raise UnknownNameError naming the known ones."""
+    try:
+        return _table()[name]
+    except (KeyError, TypeError):
+        raise UnknownNameError("design", name, _table()) from None
