@@ -230,3 +230,16 @@ def build_library() -> BuildInfo:
     if not out.exists():
         _compile(out, _library_sources(), flags)
     return BuildInfo(out, key, source_hash(), compiler()[1], flags, None)
+
+
+def build_all(*, stats: bool = True, jobs: int | None = None) -> list[BuildInfo]:
+    """Build the library and every design's engine (timed and stats builds)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = [(d, False) for d in design_sources()]
+    if stats:
+        todo += [(d, True) for d in design_sources()]
+    with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 2) as pool:
+        lib = pool.submit(build_library)
+        engines = list(pool.map(lambda t: build_engine(t[0], stats=t[1]), todo))
+    return [lib.result(), *engines]

@@ -209,7 +209,7 @@ def _kernel_knobs(meta: _Meta, root: Path) -> None:
     for key, path in (("thp_enabled", "/sys/kernel/mm/transparent_hugepage/enabled"),
                       ("thp_defrag", "/sys/kernel/mm/transparent_hugepage/defrag")):
         v = _read(root, path)
-        m = re.search(r"\[(\w+)\]", v or "")
+        m = re.search(r"\[([^\]]+)\]", v or "")
         if m:
             meta[key] = m.group(1)
         else:
@@ -283,8 +283,8 @@ def machine_metadata(enabled: bool = True, root: str | os.PathLike = "/") -> dic
 def machine_id(meta: dict[str, Any] | None = None, root: str | os.PathLike = "/") -> str:
     """A short, filesystem-safe name for ``data/runs/<machine>/``.
 
-    ``<hostname>-<8 hex of sha1(cpu model)>``, lower case, only
-    ``[a-z0-9._-]``; the hash keeps two hosts of the same name but different
+    ``<short hostname>-<8 hex of sha1(cpu model)>``, lower case, only
+    ``[a-z0-9_-]``; the hash keeps two hosts of the same name but different
     CPUs apart.
 
     Parameters
@@ -304,6 +304,8 @@ def machine_id(meta: dict[str, Any] | None = None, root: str | os.PathLike = "/"
     else:
         host = meta.get("hostname") or socket.gethostname()
         model = meta.get("cpu_model", UNKNOWN)
-    host = re.sub(r"[^a-z0-9._-]+", "_", str(host).lower()).strip("._-")[:32] or "host"
+    # The short host name: no dots, so never "." or ".." as a path part.
+    host = re.sub(r"[^a-z0-9_-]+", "_", str(host).split(".")[0].lower())
+    host = host.strip("_-")[:32] or "host"
     digest = hashlib.sha1(str(model).encode()).hexdigest()[:8]
     return f"{host}-{digest}"

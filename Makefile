@@ -1,0 +1,48 @@
+# fraglib — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.fraglib-installed
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v cc >/dev/null || command -v gcc >/dev/null || \
+	  { echo "fraglib: no C compiler: install gcc (apt-get install gcc) or use environment.yml"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+env: $(STAMP) ## create the virtual environment (.venv) with every dependency
+
+build: $(STAMP) ## build the library and every design's engine (cached by source hash)
+	$(PY) -c "from fraglib._build import build_all; print(len(build_all()), 'builds ready')"
+
+test: $(STAMP) ## run the test suite (Python, C under ASan/UBSan, TSan)
+	$(PY) -m pytest -q -n 2 --dist loadfile
+
+sweep: build ## execute every notebook with papermill (defaults: about a minute each)
+	$(VENV)/bin/fraglib sweep
+
+report: sweep ## run the default sweep and render reports/index.html
+	$(VENV)/bin/fraglib report
+	@echo "open reports/index.html"
+
+bench: build ## benchmarks that print ratios (not tests)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lab: $(STAMP) ## start JupyterLab on the notebooks
+	$(VENV)/bin/jupyter lab notebooks
+
+info: $(STAMP) ## machine, TSC, counters and how to enable what is missing
+	$(VENV)/bin/fraglib info
+
+clean: ## remove builds and executed notebooks (keeps data/runs)
+	rm -rf build reports/executed .pytest_cache
+
+.PHONY: help env build test sweep report bench lab info clean

@@ -1,0 +1,163 @@
+"""The Python API: run one measurement in a fresh, pinned engine process."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import warnings
+from collections.abc import Mapping
+
+from . import metadata as _metadata
+from ._build import build_engine
+from .designs import get_design
+from .engine import run_engine
+from .exceptions import ParameterError
+from .provenance import git_state
+from .results import RunResult
+
+__all__ = ["run", "default_cpu", "check_cpu", "PAGE_SIZE"]
+
+PAGE_SIZE = 4096
+
+
+def default_cpu() -> int:
+    """The highest-numbered CPU this process may use (CPU 0 takes most IRQs)."""
+    return max(os.sched_getaffinity(0))
+
+
+def check_cpu(name: str, cpu: object) -> int:
+    """Validate a CPU number against this process's affinity set."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if isinstance(cpu, bool) or not isinstance(cpu, int) or cpu not in allowed:
+        raise ParameterError(name, cpu, "a CPU this process may run on: "
+                             + ", ".join(map(str, allowed)))
+    return cpu
+
+
+def _int(name: str, v: object, lo: int, hi: int | None = None) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
+        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise ParameterError(name, v, f"an integer in {rng}" if hi is not None else f"an integer {rng}")
+    return v
+
+
+def validate_common(*, packets, size, align, batch, warmup) -> None:
+    """Check the parameters every workload shares."""
+    _int("packets", packets, 1)
+    _int("size", size, 1, PAGE_SIZE)
+    _int("align", align, 1, PAGE_SIZE)
+    if align & (align - 1):
+        raise ParameterError("align", align, f"a power of two in [1, {PAGE_SIZE}]")
+    _int("batch", batch, 1, 1 << 20)
+    _int("warmup", warmup, 0, 1 << 20)
+
+
+def run(design: str = "topdown", workload: str = "fastpath", *,
+        packets: int = 262144, size: int = 256, align: int = 1, batch: int = 64,
+        warmup: int = 16, cpu: int | None = None, counters: bool = True,
+        stats: bool = False, layout_seed: int | None = None,
+        env_pad: int | None = None, extra_flags: tuple[str, ...] = (),
+        store: bool = True, root: str | os.PathLike | None = None,
+        metadata: bool = True, provenance: Mapping[str, object] | None = None,
+        timeout: float | None = 600, **params) -> RunResult:
+    """Run one workload on one design in a fresh engine process.
+
+    Parameters
+    ----------
+    design : str
+        A design name (:func:`fraglib.designs`).
+    workload : str
+        A workload name (:func:`fraglib.workloads`).
+    packets : int
+        Packets (fragments) in the measured region, after warm-up.
+    size, align : int
+        Fragment size in bytes (1..4096) and alignment (power of two;
+        1 means plain ``page_frag_alloc``).
+    batch : int
+        Packets per timed sample (64 = the NAPI budget).
+    warmup : int
+        Leading samples kept but marked warm-up.
+    cpu : int, optional
+        CPU to pin the engine to; default the highest allowed CPU.
+    counters : bool
+        Open perf_event counters around the measured region.
+    stats : bool
+        Use an engine built with per-cache statistics (not for timing
+        comparisons: the counters cost a little).
+    layout_seed : int, optional
+        Use a layout-variant build (see :mod:`fraglib._build`).
+    env_pad : int, optional
+        Environment padding in bytes; random in [0, 4095] when None.
+    extra_flags : tuple of str
+        Extra compiler flags for the engine build.
+    store : bool
+        Write the result to the store (:mod:`fraglib.store`).
+    root : path, optional
+        Runs directory for the store.
+    metadata : bool
+        Collect machine metadata (tests switch it off for determinism).
+    provenance : mapping, optional
+        Extra provenance fields (build id, process, pair, role) recorded
+        with the run.
+    timeout : float, optional
+        Seconds before the engine is killed.
+    **params
+        Workload parameters (``dist``, ``queue_depth``, ``mss``, ``cpu2``...).
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    ParameterError
+        A parameter is not allowed; nothing was run or written.
+    """
+    get_design(design)
+    from . import workloads as _workloads
+    validate_common(packets=packets, size=size, align=align, batch=batch, warmup=warmup)
+    cpu = default_cpu() if cpu is None else check_cpu("cpu", cpu)
+    params = _workloads.validate_params(workload, dict(params))
+    build = build_engine(design, layout_seed=layout_seed, stats=stats,
+                         extra_flags=tuple(extra_flags))
+    engine_params = {"workload": workload, "packets": packets, "size": size,
+                     "align": align, "batch": batch, "warmup": warmup, "cpu": cpu,
+                     "counters": int(bool(counters)), **params}
+    meta = _metadata.machine_metadata(enabled=metadata)
+    freq_before = _metadata.frequencies() if metadata else {}
+    started = _dt.datetime.now(_dt.timezone.utc)
+    doc = run_engine(build.path, engine_params, env_pad=env_pad, timeout=timeout)
+    freq_after = _metadata.frequencies() if metadata else {}
+
+    prov = {"machine": _metadata.machine_id() if metadata else "test",
+            "time": started.isoformat(timespec="seconds"),
+            "env_pad": doc["_env_pad"], **git_state(), **build.as_dict(),
+            **{f"meta_{k}": v for k, v in meta.items()},
+            **{f"before_{k}": v for k, v in freq_before.items()},
+            **{f"after_{k}": v for k, v in freq_after.items()},
+            **dict(provenance or {})}
+    faults = _region_page_faults(doc.get("counters", []))
+    prov["region_page_faults"] = "not measured" if faults is None else faults
+    if faults:
+        prov["flag"] = f"{faults} page faults in the timed region (arena not prefaulted?)"
+        warnings.warn(f"{design}/{workload}: {prov['flag']}", RuntimeWarning, stacklevel=2)
+    result = RunResult(
+        design=design, workload=workload, params=doc["params"], tsc_hz=doc["tsc_hz"],
+        cycles=doc["cycles"], packets=doc["packets"],
+        warmup_samples=doc["warmup_samples"], metrics=doc.get("metrics", {}),
+        pages=doc.get("pages", {}), stats=doc.get("stats") or {},
+        counters=tuple(doc.get("counters", [])), provenance=prov)
+    if store:
+        from .store import write_run
+        write_run(result, root)
+    return result
+
+
+def _region_page_faults(counters: list) -> int | None:
+    total, seen = 0, False
+    for thread in counters:
+        ev = thread.get("events", {}).get("page-faults")
+        if ev and ev.get("value") is not None:
+            total += int(ev["value"])
+            seen = True
+    return total if seen else None
