@@ -9,8 +9,9 @@
  *
  * If the hardware leader fails, the next event that opens leads instead,
  * because some hypervisors expose a partial PMU (instructions but no
- * cycles, say); a member its group refuses is tried alone.  Each event is read on its own, so every event keeps
- * its own time_enabled/time_running and multiplexing shows per event.
+ * cycles, say); a member its group refuses is tried alone.  Each event
+ * is read on its own, so every event keeps its own time_enabled and
+ * time_running, and multiplexing shows per event.
  *
  * Nothing here fails the run: an event that cannot be opened or read keeps
  * its errno, and frag_perf_json() prints null plus a reason, never 0.
@@ -263,6 +264,7 @@ static bool frag_perf_is_hw(const char *name)
 const char *frag_perf_reason(const struct frag_perf_event *e, char *buf,
 			     size_t len)
 {
+	const char *ename;
 	int paranoid;
 
 	if (!e->err)
@@ -282,15 +284,15 @@ const char *frag_perf_reason(const struct frag_perf_event *e, char *buf,
 		break;
 	case EACCES:
 	case EPERM:
+		ename = e->err == EACCES ? "EACCES" : "EPERM";
 		paranoid = frag_perf_paranoid();
 		if (paranoid == INT32_MIN)
-			snprintf(buf, len,
-				 "not permitted: perf_event_paranoid=unknown (%s)",
-				 e->err == EACCES ? "EACCES" : "EPERM");
+			snprintf(buf, len, "not permitted: "
+				 "perf_event_paranoid=unknown (%s)", ename);
 		else
-			snprintf(buf, len,
-				 "not permitted: perf_event_paranoid=%d (%s)",
-				 paranoid, e->err == EACCES ? "EACCES" : "EPERM");
+			snprintf(buf, len, "not permitted: "
+				 "perf_event_paranoid=%d (%s)", paranoid,
+				 ename);
 		break;
 	case ENOSYS:
 		snprintf(buf, len, "perf_event_open not available (ENOSYS)");
@@ -345,8 +347,8 @@ void frag_perf_json(FILE *f, const struct frag_perf *p, int thread_idx)
 			fputs(", ", f);
 		frag_perf_json_str(f, e->name);
 		if (reason) {
-			fprintf(f, ": {\"value\": null, \"errno\": %d, \"reason\": ",
-				e->err);
+			fprintf(f, ": {\"value\": null, \"errno\": %d, "
+				"\"reason\": ", e->err);
 			frag_perf_json_str(f, reason);
 			fputc('}', f);
 		} else {

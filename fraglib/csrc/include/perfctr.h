@@ -18,7 +18,7 @@
 struct frag_perf_event {
 	const char *name;	/* "cycles", "task-clock", ... */
 	int fd;			/* -1 if not opened */
-	int err;		/* errno from perf_event_open or read, 0 if fine */
+	int err;		/* errno from open or read, 0 if fine */
 	bool leader;		/* fd leads a group: ioctls go to it */
 	uint64_t value;		/* raw count, valid only if err == 0 */
 	uint64_t time_enabled;
@@ -44,7 +44,7 @@ void frag_perf_stop(struct frag_perf *p);
 void frag_perf_read_close(struct frag_perf *p);
 /* Print {"thread": idx, "events": {...}} as JSON. */
 void frag_perf_json(FILE *f, const struct frag_perf *p, int thread_idx);
-/* Why an event has no value ("not supported: no PMU (ENOENT)"); NULL if it has one. */
+/* Why @e has no value ("not supported: no PMU (ENOENT)"); NULL if it has. */
 const char *frag_perf_reason(const struct frag_perf_event *e, char *buf,
 			     size_t len);
 
