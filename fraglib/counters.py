@@ -53,6 +53,7 @@ __all__ = [
     "perf_event_paranoid",
     "probe",
     "get_collector",
+    "how_to_enable",
 ]
 
 # Event name -> (perf type, config); the same names and order as perfctr.c.
@@ -723,3 +724,35 @@ def _iter_collectors() -> Iterable[Collector]:
 for _c in _iter_collectors():
     _register(_c)
 del _c
+
+
+def how_to_enable() -> list[str]:
+    """Hints, one per missing capability, for what a user could change.
+
+    Returns
+    -------
+    list of str
+        Empty when every event and collector is available.
+    """
+    hints = []
+    res = probe()
+    errs = {r.errno for r in res.values() if not r.supported}
+    if any(r.kind == "hardware" and r.errno in (_errno.ENOENT, _errno.EOPNOTSUPP)
+           for r in res.values() if not r.supported):
+        hints.append("hardware counters need a PMU: run on bare metal or a VM with a "
+                     "virtual PMU (KVM: -cpu host,pmu=on); meanwhile the 'valgrind' "
+                     "collector gives simulated instructions and cache misses")
+    if errs & {_errno.EACCES, _errno.EPERM}:
+        hints.append("lower kernel.perf_event_paranoid (sysctl -w "
+                     "kernel.perf_event_paranoid=1) or grant CAP_PERFMON")
+    if _errno.ENOSYS in errs:
+        hints.append("the kernel lacks perf_event_open (CONFIG_PERF_EVENTS=n) or a "
+                     "seccomp filter blocks it (containers: --security-opt seccomp=...)")
+    for name, c in COLLECTORS.items():
+        ok, why = c.available()
+        if not ok and "not installed" in why:
+            pkg = "valgrind" if name == "valgrind" else "linux-perf (Debian) / linux-tools"
+            hints.append(f"{name}: install {pkg}")
+        elif not ok:
+            hints.append(f"{name}: {why}")
+    return list(dict.fromkeys(hints))

@@ -12,15 +12,17 @@ from functools import lru_cache
 
 from .exceptions import UnknownNameError
 
-__all__ = ["Design", "designs", "get_design", "design_names",
-           "CAP_ALIGN", "CAP_PREPARE", "CAP_PAGES", "CAP_HIGH_ORDER"]
+__all__ = ["Design", "designs", "get_design", "design_names", "details",
+           "CAP_ALIGN", "CAP_PREPARE", "CAP_PAGES", "CAP_HIGH_ORDER", "CAP_ALIASED"]
 
 CAP_ALIGN = 0x1
 CAP_PREPARE = 0x2
 CAP_PAGES = 0x4
 CAP_HIGH_ORDER = 0x8
+CAP_ALIASED = 0x10
 _CAP_NAMES = {CAP_ALIGN: "align", CAP_PREPARE: "prepare/commit",
-              CAP_PAGES: "model pages", CAP_HIGH_ORDER: "order-3 first"}
+              CAP_PAGES: "model pages", CAP_HIGH_ORDER: "order-3 first",
+              CAP_ALIASED: "aliased fragments"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,33 @@ class Design:
     def capabilities(self) -> tuple[str, ...]:
         return tuple(n for bit, n in _CAP_NAMES.items() if self.caps & bit)
 
+    def details(self, *, code_size: bool = True) -> dict:
+        """Everything known about the design, for ``fraglib designs --details``.
+
+        Parameters
+        ----------
+        code_size : bool
+            Also measure code size (builds the design's engine if needed;
+            see :func:`fraglib.codesize.code_size`).
+
+        Returns
+        -------
+        dict
+            ``name``, ``mirrors``, ``struct_size`` (bytes), ``caps`` (bits),
+            ``capabilities`` (names), and ``code_size`` (``alloc``, ``free``,
+            ``total``, ``prepare``, ``commit``, ``text`` in bytes, and
+            ``helpers``) or None when not measured.
+        """
+        out = {"name": self.name, "mirrors": self.mirrors,
+               "struct_size": self.struct_size, "caps": self.caps,
+               "capabilities": list(self.capabilities), "code_size": None}
+        if code_size:
+            from .codesize import code_size as measure
+            cs = measure(self.name)
+            out["code_size"] = {k: cs[k] for k in (
+                "alloc", "free", "total", "prepare", "commit", "text", "helpers")}
+        return out
+
     def __str__(self) -> str:
         return self.name
 
@@ -73,6 +102,12 @@ def designs() -> tuple[Design, ...]:
 def design_names() -> tuple[str, ...]:
     """Names of every registered design."""
     return tuple(_table())
+
+
+def details(names=None, *, code_size: bool = True) -> list[dict]:
+    """:meth:`Design.details` for ``names`` (default: every design), in order."""
+    return [get_design(n).details(code_size=code_size)
+            for n in (design_names() if names is None else names)]
 
 
 def get_design(name: str) -> Design:

@@ -223,6 +223,13 @@ def test_collectors_registry():
         C.get_collector("nope")
 
 
+def test_how_to_enable_gives_a_hint_per_missing_capability():
+    hints = C.how_to_enable()
+    assert all(isinstance(h, str) and h for h in hints)
+    if any(r.kind == "hardware" and not r.supported for r in C.probe().values()):
+        assert hints
+
+
 def test_require_raises_collector_unavailable():
     class Never(C.Collector):
         name = "never"

@@ -63,6 +63,8 @@ static const struct param_def defs[] = {
 	  "sizeof(struct skb_shared_info)" },
 	{ "cache_line", P_POW2, F(cache_line), 8, 4096, "SMP_CACHE_BYTES" },
 	{ "ring_size", P_LONG, F(ring_size), 2, 1 << 20, "ring slots" },
+	{ "sizes_dir", P_STR, F(sizes_dir), 0, 0,
+	  "directory of dist=csv:NAME tables (NAME.csv)" },
 };
 
 void frag_params_defaults(struct frag_params *p)

@@ -9,10 +9,27 @@
 
 extern const struct frag_ops frag_ops_topdown;
 extern const struct frag_ops frag_ops_bottomup;
+extern const struct frag_ops frag_ops_encoded;
+extern const struct frag_ops frag_ops_negoffset;
+extern const struct frag_ops frag_ops_remaining;
+extern const struct frag_ops frag_ops_sockfrag;
+extern const struct frag_ops frag_ops_slicer1k;
+extern const struct frag_ops frag_ops_order0;
+extern const struct frag_ops frag_ops_malloc;
+extern const struct frag_ops frag_ops_null;
 
+/* The debate's designs in history order, then the baselines. */
 const struct frag_ops *const frag_designs[] = {
 	&frag_ops_topdown,
 	&frag_ops_bottomup,
+	&frag_ops_encoded,
+	&frag_ops_remaining,
+	&frag_ops_negoffset,
+	&frag_ops_sockfrag,
+	&frag_ops_slicer1k,
+	&frag_ops_order0,
+	&frag_ops_malloc,
+	&frag_ops_null,
 	NULL
 };
 

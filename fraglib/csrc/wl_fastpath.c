@@ -35,11 +35,13 @@ static int fastpath_run(struct frag_run *r)
 		free(ptr);
 		return -1;
 	}
-	frag_perf_start(&r->perf[0]);
 	for (b = 0; b < total; b++) {
 		long n = b < p->warmup ? batch : (left < batch ? left : batch);
 		uint64_t t0, t1;
 
+		/* Counters cover the measured samples only, not the warm-up. */
+		if (b == p->warmup)
+			frag_perf_start(&r->perf[0]);
 		t0 = frag_rdtscp();
 		for (i = 0; i < n; i++) {
 			ptr[i] = frag_alloc(nc, fragsz, mask);

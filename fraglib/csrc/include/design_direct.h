@@ -23,7 +23,7 @@
 #define FRAG_OPS_OF(d)		__FRAG_OPS(d)
 
 #define frag_init	FRAG_PASTE(FRAG_DESIGN, init)
-#define frag_alloc	FRAG_PASTE(FRAG_DESIGN, alloc)
+#define __frag_alloc	FRAG_PASTE(FRAG_DESIGN, alloc)
 #define frag_free	FRAG_PASTE(FRAG_DESIGN, free)
 #define frag_drain	FRAG_PASTE(FRAG_DESIGN, drain)
 #define frag_prepare	FRAG_PASTE(FRAG_DESIGN, prepare)
@@ -31,7 +31,7 @@
 #define FRAG_OPS	FRAG_OPS_OF(FRAG_DESIGN)
 
 void frag_init(void *nc);
-void *frag_alloc(void *nc, unsigned int fragsz, unsigned int align_mask);
+void *__frag_alloc(void *nc, unsigned int fragsz, unsigned int align_mask);
 void frag_free(void *addr);
 void frag_drain(void *nc);
 int frag_prepare(void *nc, unsigned int fragsz, unsigned int align_mask,
@@ -39,5 +39,42 @@ int frag_prepare(void *nc, unsigned int fragsz, unsigned int align_mask,
 void *frag_commit(void *nc, const struct frag_prepared *pf, unsigned int used,
 		  bool ref) __attribute__((weak));
 extern const struct frag_ops FRAG_OPS;
+
+/*
+ * Calibration: -DFRAG_SLOWDOWN=k puts k extra *dependent* instructions on
+ * this design's alloc path (methodology §9, "known-effect injection").
+ * The chain is k "add $0" on the register that carries fragsz into the
+ * design: each add waits for the one before it, the design's offset
+ * arithmetic waits for the last one, and the asm is volatile, so neither
+ * the compiler nor the assembler can drop or fold it.  It costs between
+ * k/issue-width and k cycles per packet, depending on how much of the
+ * chain out-of-order execution hides; compare() measures the effect, it
+ * does not assume it.  k = 0 or undefined: the plain direct call.
+ */
+#if defined(FRAG_SLOWDOWN) && FRAG_SLOWDOWN > 0
+#define __FRAG_STR(x)	#x
+#define FRAG_STR(x)	__FRAG_STR(x)
+
+static inline __attribute__((always_inline))
+void *frag_alloc(void *nc, unsigned int fragsz, unsigned int align_mask)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ __volatile__(".rept " FRAG_STR(FRAG_SLOWDOWN) "\n\t"
+			     "addl $0, %0\n\t"
+			     ".endr"
+			     : "+r" (fragsz));
+#elif defined(__aarch64__)
+	__asm__ __volatile__(".rept " FRAG_STR(FRAG_SLOWDOWN) "\n\t"
+			     "add %w0, %w0, #0\n\t"
+			     ".endr"
+			     : "+r" (fragsz));
+#else
+#error "FRAG_SLOWDOWN: no dependent-add chain for this architecture"
+#endif
+	return __frag_alloc(nc, fragsz, align_mask);
+}
+#else
+#define frag_alloc	__frag_alloc
+#endif
 
 #endif /* FRAG_DESIGN_DIRECT_H */

@@ -51,6 +51,7 @@ struct frag_params {
 	long shinfo_size;
 	long cache_line;
 	long ring_size;
+	char sizes_dir[FRAG_STR_LEN];	/* where dist=csv:NAME finds NAME.csv */
 };
 
 struct frag_metric {

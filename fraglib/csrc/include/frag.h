@@ -28,6 +28,7 @@ _Static_assert((FRAG_PAGE_SIZE << PAGE_FRAG_CACHE_MAX_ORDER) ==
 #define FRAG_CAP_PREPARE	0x2u	/* prepare/commit (Part-2 API) */
 #define FRAG_CAP_PAGES		0x4u	/* fragments live in model pages */
 #define FRAG_CAP_HIGH_ORDER	0x8u	/* tries an order-3 page first */
+#define FRAG_CAP_ALIASED	0x10u	/* fragments share memory (null) */
 
 /* Storage big enough for any design's cache struct. */
 #define FRAG_CACHE_STORAGE	64

@@ -7,7 +7,7 @@
  *   fixed:N        every packet is N bytes
  *   uniform:A-B    uniform on the integers A..B (inclusive)
  *   imix           "simple IMIX": 64, 576 and 1500 bytes in the ratio
- *                  7:4:1 (7/12, 4/12, 1/12 of packets; mean 465.33 B).
+ *                  7:4:1 (7/12, 4/12, 1/12 of packets; mean 354.33 B).
  *                  The classic mix is usually quoted as 40/576/1500 B IP
  *                  packets or 64/594/1518 B Ethernet frames; we use
  *                  64/576/1500 so the smallest packet is a minimum frame.

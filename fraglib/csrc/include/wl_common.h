@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wl_common.h - pieces the rx, tx and ring workloads share: a ptr_ring-
+ * style SPSC ring, the second ("remote CPU") thread that frees what the
+ * ring delivers, and the memory metrics every run reports.
+ *
+ * Include after design_direct.h: the peer thread calls frag_free()
+ * directly, as the remote CPU calls page_frag_free() in the kernel.
+ */
+#ifndef FRAG_WL_COMMON_H
+#define FRAG_WL_COMMON_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "design_direct.h"
+#include "engine.h"
+
+/* ---- SPSC ring (include/linux/ptr_ring.h, __ptr_ring_produce/consume) ---- */
+
+/*
+ * struct wl_ring - single producer, single consumer.
+ *
+ * Like ptr_ring there is no shared head or tail: a slot is free when it
+ * holds NULL, so each side touches only its own index plus the slot.  The
+ * release store of a pointer publishes everything the producer wrote into
+ * the fragment; the consumer's acquire load sees it.  Pushed pointers are
+ * never NULL.
+ */
+struct wl_ring {
+	_Atomic(void *) *slot;
+	size_t size;
+	_Alignas(64) size_t head;	/* producer's next slot */
+	_Alignas(64) size_t tail;	/* consumer's next slot */
+};
+
+static inline int wl_ring_init(struct wl_ring *q, size_t size)
+{
+	size_t bytes = (size * sizeof(*q->slot) + 63) & ~(size_t)63;
+	size_t i;
+
+	memset(q, 0, sizeof(*q));
+	q->slot = aligned_alloc(64, bytes);
+	if (!q->slot)
+		return -1;
+	for (i = 0; i < size; i++)
+		atomic_init(&q->slot[i], NULL);
+	q->size = size;
+	return 0;
+}
+
+static inline void wl_ring_exit(struct wl_ring *q)
+{
+	free(q->slot);
+	q->slot = NULL;
+}
+
+/* Return 0, or -1 if the ring is full (the slot still holds a pointer). */
+static inline int wl_ring_push(struct wl_ring *q, void *p)
+{
+	size_t h = q->head;
+
+	if (atomic_load_explicit(&q->slot[h], memory_order_acquire))
+		return -1;
+	atomic_store_explicit(&q->slot[h], p, memory_order_release);
+	q->head = h + 1 == q->size ? 0 : h + 1;
+	return 0;
+}
+
+static inline void *wl_ring_pop(struct wl_ring *q)
+{
+	size_t t = q->tail;
+	void *p = atomic_load_explicit(&q->slot[t], memory_order_acquire);
+
+	if (!p)
+		return NULL;
+	atomic_store_explicit(&q->slot[t], NULL, memory_order_release);
+	q->tail = t + 1 == q->size ? 0 : t + 1;
+	return p;
+}
+
+/*
+ * Waiting: busy_poll=1 spins (the core stays awake, as a busy-polling
+ * socket does); busy_poll=0 yields, the user-space cond_resched().
+ */
+static inline void wl_wait(long busy_poll)
+{
+	if (busy_poll)
+		__builtin_ia32_pause();
+	else
+		sched_yield();
+}
+
+static inline uint64_t wl_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* ---- the remote CPU: pop and free ---- */
+
+enum { WL_PEER_STARTING, WL_PEER_READY, WL_PEER_GO };
+
+/**
+ * struct wl_peer - the second thread (recvmsg / tx completion / pop).
+ * @r:      the run; the peer owns r->perf[1].
+ * @ring:   what it pops from.
+ * @cpu:    CPU to pin to; -1 keeps the creator's affinity.
+ * @state:  WL_PEER_* handshake, so thread start-up is never timed.
+ * @measure: set by the producer when its warm-up ends: the peer's
+ *          counters cover the measured part only, like the producer's.
+ * @done:   set (release) by the producer after its last push.
+ * @freed:  fragments the peer freed.
+ * @t_end:  wl_now_ns() when it popped the last one.
+ * @err:    non-zero if pinning failed (then it frees nothing).
+ */
+struct wl_peer {
+	struct frag_run *r;
+	struct wl_ring *ring;
+	long cpu;
+	atomic_int state;
+	atomic_int measure;
+	atomic_int done;
+	uint64_t freed;
+	uint64_t t_end;
+	int err;
+	pthread_t tid;
+};
+
+static inline void *wl_peer_main(void *arg)
+{
+	struct wl_peer *w = arg;
+	long busy_poll = w->r->p->busy_poll;
+	uint64_t freed = 0;
+	bool counting = false;
+
+	if (w->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(w->cpu, &set);
+		w->err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	/* Its own pcp list, as a different CPU has in the kernel. */
+	frag_set_cpu(1);
+	frag_perf_open(&w->r->perf[1], w->r->p->counters);
+	atomic_store_explicit(&w->state, WL_PEER_READY, memory_order_release);
+	while (atomic_load_explicit(&w->state, memory_order_acquire) != WL_PEER_GO)
+		wl_wait(busy_poll);
+
+	for (;;) {
+		void *p = wl_ring_pop(w->ring);
+
+		if (unlikely(!counting) &&
+		    atomic_load_explicit(&w->measure, memory_order_relaxed)) {
+			frag_perf_start(&w->r->perf[1]);
+			counting = true;
+		}
+		if (likely(p)) {
+			frag_free(p);
+			freed++;
+			continue;
+		}
+		/* Empty: finished only if nothing was pushed before done. */
+		if (atomic_load_explicit(&w->done, memory_order_acquire)) {
+			p = wl_ring_pop(w->ring);
+			if (!p)
+				break;
+			frag_free(p);
+			freed++;
+			continue;
+		}
+		wl_wait(busy_poll);
+	}
+	w->t_end = wl_now_ns();
+	if (!counting)
+		frag_perf_start(&w->r->perf[1]);
+	frag_perf_stop(&w->r->perf[1]);
+	frag_perf_read_close(&w->r->perf[1]);
+	w->freed = freed;
+	return NULL;
+}
+
+/* Start the peer and wait until it is pinned and its counters are open. */
+static inline int wl_peer_start(struct wl_peer *w, struct frag_run *r,
+				struct wl_ring *ring, long cpu)
+{
+	int e;
+
+	memset(w, 0, sizeof(*w));
+	w->r = r;
+	w->ring = ring;
+	w->cpu = cpu;
+	atomic_init(&w->state, WL_PEER_STARTING);
+	atomic_init(&w->measure, 0);
+	atomic_init(&w->done, 0);
+	e = pthread_create(&w->tid, NULL, wl_peer_main, w);
+	if (e) {
+		snprintf(r->err, sizeof(r->err), "cannot start the cpu2 thread: %s",
+			 strerror(e));
+		return -1;
+	}
+	while (atomic_load_explicit(&w->state, memory_order_acquire) !=
+	       WL_PEER_READY)
+		sched_yield();
+	return 0;
+}
+
+static inline void wl_peer_go(struct wl_peer *w)
+{
+	atomic_store_explicit(&w->state, WL_PEER_GO, memory_order_release);
+}
+
+/* The producer's warm-up is over: the peer starts its counters too. */
+static inline void wl_peer_measure(struct wl_peer *w)
+{
+	atomic_store_explicit(&w->measure, 1, memory_order_relaxed);
+}
+
+/*
+ * Called at the top of every sample: counters cover the measured samples
+ * only, not the warm-up (as wl_fastpath.c does).
+ */
+static inline void wl_sample_start(struct frag_run *r, long b,
+				   struct wl_peer *peer)
+{
+	if (b != r->p->warmup)
+		return;
+	frag_perf_start(&r->perf[0]);
+	if (peer)
+		wl_peer_measure(peer);
+}
+
+/* Push, waiting for room: every fragment is freed remotely. */
+static inline void wl_peer_push(struct wl_peer *w, void *p)
+{
+	while (unlikely(wl_ring_push(w->ring, p)))
+		wl_wait(w->r->p->busy_poll);
+}
+
+/* Tell the peer nothing more comes, and join it. */
+static inline int wl_peer_finish(struct wl_peer *w)
+{
+	atomic_store_explicit(&w->done, 1, memory_order_release);
+	pthread_join(w->tid, NULL);
+	if (w->err) {
+		snprintf(w->r->err, sizeof(w->r->err),
+			 "cannot pin the second thread to cpu2=%ld: %s", w->cpu,
+			 strerror(w->err));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- memory metrics ---- */
+
+/* Counters at the start of a run, so the metrics are this run's deltas. */
+struct wl_mem {
+	struct frag_pages_stats ps;
+	struct frag_stats st;
+};
+
+static inline void wl_mem_begin(const struct frag_run *r, struct wl_mem *m)
+{
+	frag_pages_get_stats(&m->ps);
+	m->st = r->box->stats;
+}
+
+/*
+ * Report what the run cost in memory.  @packets and @bytes_requested count
+ * the whole run, warm-up included, like the page counters they are
+ * divided into.  Pages are 4 KiB units (an order-3 page is 8).
+ */
+static inline void wl_mem_end(struct frag_run *r, const struct wl_mem *m,
+			      double packets, double bytes_requested)
+{
+	struct frag_pages_stats ps;
+	double pages;
+
+	frag_pages_get_stats(&ps);
+	pages = (double)(ps.pages_allocated - m->ps.pages_allocated);
+	frag_metric(r, "bytes_requested", bytes_requested);
+	if (FRAG_OPS.caps & FRAG_CAP_PAGES) {
+		frag_metric(r, "pages_taken", pages);
+		frag_metric(r, "pages_per_1k_packets",
+			    packets > 0 ? pages * 1000 / packets : 0);
+		frag_metric(r, "peak_pages_held", (double)ps.peak_pages_in_use);
+	}
+#ifdef FRAG_STATS
+	{
+		const struct frag_stats *s = &r->box->stats, *s0 = &m->st;
+		double req = (double)(s->bytes_requested - s0->bytes_requested);
+		double used = (double)(s->bytes_consumed - s0->bytes_consumed);
+
+		frag_metric(r, "bytes_consumed", used);
+		if (req > 0)
+			frag_metric(r, "consumed_per_requested", used / req);
+		frag_metric(r, "refills", (double)(s->refills - s0->refills));
+		frag_metric(r, "reuses", (double)(s->reuses - s0->reuses));
+		frag_metric(r, "high_order_fallbacks",
+			    (double)(s->high_order_fallbacks -
+				     s0->high_order_fallbacks));
+		frag_metric(r, "pages_abandoned",
+			    (double)(s->pages_abandoned - s0->pages_abandoned));
+		frag_metric(r, "commits_noref",
+			    (double)(s->commits_noref - s0->commits_noref));
+	}
+#endif
+}
+
+/*
+ * The largest fragment the design can hand out.  Only slicer1k has a limit
+ * below a page: it serves __napi_alloc_skb() heads of at most 1 KiB and
+ * returns NULL above, so a workload that needs more refuses to run on it.
+ */
+static inline unsigned int wl_design_max_frag(void)
+{
+	return strcmp(FRAG_OPS.name, "slicer1k") ? PAGE_SIZE : 1024;
+}
+
+/* Two CPUs are needed and the same one was given twice. */
+static inline int wl_check_two_cpus(const struct frag_params *p, char *err,
+				    size_t len)
+{
+	if (p->cpu2 >= 0 && p->cpu2 == p->cpu) {
+		snprintf(err, len, "invalid cpu2=%ld: allowed -1 (free on the same "
+			 "CPU) or a CPU other than cpu=%ld (this workload frees on a "
+			 "second CPU)", p->cpu2, p->cpu);
+		return -1;
+	}
+	return 0;
+}
+
+#endif /* FRAG_WL_COMMON_H */

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+/*
+ * wl_ring.c - page_frag_test.ko in user space
+ * (tools/testing/selftests/mm/page_frag/page_frag_test.c, docs/
+ * kernel-pagefrag.md §5).
+ *
+ * A push thread on `cpu` allocates `size` bytes (2048 in the module; 75 in
+ * the selftest's nonaligned/aligned modes), at `align` if it is not 1, and
+ * produces each fragment into an SPSC ring of `ring_size` (512) slots.  If
+ * the ring is full it frees the fragment itself, yields and does not count
+ * it, as the module does.  A pop thread on `cpu2` consumes and frees.
+ * Both threads on one CPU are allowed (Duyck asked for that run too).
+ *
+ * The module reports only the total time; here `elapsed_ns` is that (all
+ * warm-up + packets objects, start to last free), and each sample is
+ * `batch` successful pushes as the push thread sees them.  busy_poll=0
+ * yields where the module calls cond_resched(); busy_poll=1 spins.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "design_direct.h"
+#include "engine.h"
+#include "tsc.h"
+#include "wl_common.h"
+
+/* A design that never hands out memory would spin forever; stop it. */
+#define RING_MAX_FAILURES	(1l << 20)
+
+static int ring_validate(const struct frag_params *p, char *err, size_t len)
+{
+	unsigned int max = wl_design_max_frag();
+
+	if ((unsigned long)p->size > max) {
+		snprintf(err, len, "invalid size=%ld: allowed an integer in [1, %u] "
+			 "on design %s", p->size, max, FRAG_OPS.name);
+		return -1;
+	}
+	if ((unsigned long)p->align > max) {
+		snprintf(err, len, "invalid align=%ld: allowed at most %u on "
+			 "design %s", p->align, max, FRAG_OPS.name);
+		return -1;
+	}
+	return 0;
+}
+
+static int ring_run(struct frag_run *r)
+{
+	const struct frag_params *p = r->p;
+	unsigned int size = p->size, mask = frag_align_mask(p->align);
+	uintptr_t misalign = p->align - 1;
+	long batch = p->batch, b;
+	long total = p->warmup + (p->packets + batch - 1) / batch;
+	long nobj = p->warmup * batch + p->packets, done = 0;
+	uint64_t self = 0, failures = 0, misaligned = 0, t_start, t_end;
+	long fail_run = 0;
+	struct wl_ring ring = { 0 };
+	struct wl_peer peer;
+	struct wl_mem mem;
+	void *nc = r->nc;
+
+	if (wl_ring_init(&ring, p->ring_size) || frag_reserve_samples(r, total)) {
+		snprintf(r->err, sizeof(r->err), "out of memory for the ring");
+		wl_ring_exit(&ring);
+		return -1;
+	}
+	r->nperf = 2;
+	if (wl_peer_start(&peer, r, &ring, p->cpu2)) {
+		wl_ring_exit(&ring);
+		return -1;
+	}
+	wl_mem_begin(r, &mem);
+
+	wl_peer_go(&peer);
+	t_start = wl_now_ns();
+	for (b = 0; b < total; b++) {
+		long n = b < p->warmup ? batch :
+			 (nobj - done < batch ? nobj - done : batch);
+		long pushed = 0;
+		uint64_t t0, t1;
+
+		wl_sample_start(r, b, &peer);
+		t0 = frag_rdtscp();
+		while (pushed < n) {
+			void *va = frag_alloc(nc, size, mask);
+
+			if (unlikely(!va)) {
+				failures++;
+				if (++fail_run == RING_MAX_FAILURES)
+					goto stuck;
+				continue;
+			}
+			fail_run = 0;
+			if (unlikely((uintptr_t)va & misalign))
+				misaligned++;
+			if (unlikely(wl_ring_push(&ring, va))) {
+				/* Full: free it here, uncounted, and let pop run. */
+				frag_free(va);
+				self++;
+				wl_wait(p->busy_poll);
+				continue;
+			}
+			pushed++;
+		}
+		t1 = frag_rdtscp();
+		frag_sample(r, t1 - t0, n);
+		done += n;
+	}
+	frag_perf_stop(&r->perf[0]);
+	if (wl_peer_finish(&peer)) {
+		wl_ring_exit(&ring);
+		return -1;
+	}
+	t_end = peer.t_end;
+
+	frag_metric(r, "objects", (double)nobj);
+	frag_metric(r, "frags_allocated", (double)(nobj + self));
+	frag_metric(r, "frags_freed", (double)(peer.freed + self));
+	frag_metric(r, "frags_freed_remote", (double)peer.freed);
+	frag_metric(r, "ring_full_frees", (double)self);
+	frag_metric(r, "alloc_failures", (double)failures);
+	frag_metric(r, "misaligned", (double)misaligned);
+	frag_metric(r, "elapsed_ns", (double)(t_end - t_start));
+	frag_metric(r, "ns_per_object", (double)(t_end - t_start) / nobj);
+	wl_mem_end(r, &mem, (double)nobj, (double)size * (nobj + self));
+	wl_ring_exit(&ring);
+	return 0;
+
+stuck:
+	frag_perf_stop(&r->perf[0]);
+	wl_peer_finish(&peer);
+	wl_ring_exit(&ring);
+	snprintf(r->err, sizeof(r->err), "%ld allocations of size=%u failed in a "
+		 "row: the design or the page model (arena_mb, max_pages) hands "
+		 "out nothing", RING_MAX_FAILURES, size);
+	return -1;
+}
+
+const struct frag_workload frag_wl_ring = {
+	.name		= "ring",
+	.help		= "page_frag_test: push `size`@`align` into a `ring_size` SPSC ring "
+			  "on cpu, pop and free on cpu2 (same CPU allowed)",
+	.threads	= 2,
+	.validate	= ring_validate,
+	.run		= ring_run,
+};

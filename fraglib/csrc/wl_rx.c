@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT
+/*
+ * wl_rx.c - the rx path: a NAPI poll loop building skb heads in page
+ * fragments, as __napi_alloc_skb() does (net/core/skbuff.c, v6.9; see
+ * docs/kernel-pagefrag.md §4).
+ *
+ * Per frame: its length comes from `dist`; the head fragment is
+ *
+ *	SKB_HEAD_ALIGN(len + NET_SKB_PAD + NET_IP_ALIGN)
+ *	  = ALIGN(len + pad + ip_align, cache_line) + ALIGN(shinfo, cache_line)
+ *
+ * (1514 B -> 1920 B with the x86_64 values).  A head larger than a page
+ * goes to kmalloc in the kernel, so it is counted and not allocated.  The
+ * driver and the stack write the first `touch` bytes after the headroom,
+ * and __build_skb_around() clears the front of skb_shared_info.
+ *
+ * The packet then waits in a FIFO of `queue_depth` (the socket receive
+ * queue) and is freed when it leaves: here, or with cpu2 >= 0 by a second
+ * thread on cpu2 (recvmsg() on another CPU) that it reaches through an
+ * SPSC ring of `ring_size`.  A full ring makes the poll loop wait rather
+ * than drop, so every free is remote.  One sample = one NAPI poll of
+ * `batch` frames.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "design_direct.h"
+#include "engine.h"
+#include "sizes.h"
+#include "tsc.h"
+#include "wl_common.h"
+
+/*
+ * offsetof(struct skb_shared_info, dataref) on v6.9 x86_64, from the layout
+ * in docs/kernel-pagefrag.md §4 (not checked with pahole).  build_skb
+ * clears the shinfo up to dataref, then sets dataref to 1.
+ */
+#define SHINFO_DATAREF_OFF	32
+
+#define ALIGN_UP(x, a)		(((x) + (a) - 1) & ~((unsigned long)(a) - 1))
+
+static int rx_validate(const struct frag_params *p, char *err, size_t len)
+{
+	unsigned long shinfo = ALIGN_UP(p->shinfo_size, p->cache_line);
+	unsigned long headroom = p->net_skb_pad + p->net_ip_align;
+	unsigned long max = wl_design_max_frag(), head;
+	struct frag_dist d;
+
+	if (frag_dist_parse(&d, p->dist, p->sizes_dir, err, len))
+		return -1;
+	head = ALIGN_UP(d.hi + headroom, p->cache_line) + shinfo;
+	frag_dist_free(&d);
+	if (max < PAGE_SIZE && head > max && head <= PAGE_SIZE) {
+		/* Heads above a page go to kmalloc; the others must fit. */
+		snprintf(err, len, "invalid dist=%s: allowed on design %s only "
+			 "frames whose head fits %lu B (len <= %ld with these "
+			 "net_skb_pad/shinfo_size; __napi_alloc_skb() sends larger "
+			 "heads to page_frag_cache), e.g. uniform:60-%ld", p->dist,
+			 FRAG_OPS.name, max, (long)(max - shinfo - headroom),
+			 (long)(max - shinfo - headroom));
+		return -1;
+	}
+	if ((unsigned long)p->align > max) {
+		snprintf(err, len, "invalid align=%ld: allowed at most %lu on "
+			 "design %s", p->align, max, FRAG_OPS.name);
+		return -1;
+	}
+	return wl_check_two_cpus(p, err, len);
+}
+
+struct rx_state {
+	void **fifo;		/* the receive queue, queue_depth + 1 slots */
+	long head, tail, cap;
+	struct wl_peer peer;
+	bool remote;
+	uint64_t freed;		/* freed by this thread */
+};
+
+/* The packet leaves the receive queue: recvmsg() frees its head. */
+static inline void rx_release(struct rx_state *s, void *va)
+{
+	if (s->remote) {
+		wl_peer_push(&s->peer, va);
+	} else {
+		frag_free(va);
+		s->freed++;
+	}
+}
+
+static int rx_run(struct frag_run *r)
+{
+	const struct frag_params *p = r->p;
+	unsigned int mask = frag_align_mask(p->align);
+	unsigned long line = p->cache_line;
+	unsigned long shinfo = ALIGN_UP(p->shinfo_size, line);
+	unsigned long headroom = p->net_skb_pad + p->net_ip_align;
+	unsigned long clear = p->shinfo_size < SHINFO_DATAREF_OFF ?
+			      p->shinfo_size : SHINFO_DATAREF_OFF;
+	long batch = p->batch, nwarm = p->warmup * batch;
+	long total = p->warmup + (p->packets + batch - 1) / batch;
+	long nframes = nwarm + p->packets, k = 0, b;
+	uint64_t allocated = 0, kmalloc = 0, failed = 0, bytes_req = 0;
+	uint64_t t_start, t_end;
+	struct wl_ring ring = { 0 };
+	struct rx_state s;
+	struct frag_dist d;
+	struct wl_mem mem;
+	uint32_t *len;
+	void *nc = r->nc;
+
+	memset(&s, 0, sizeof(s));
+	if (frag_dist_parse(&d, p->dist, p->sizes_dir, r->err, sizeof(r->err)))
+		return -1;
+	len = malloc(nframes * sizeof(*len));
+	s.cap = p->queue_depth + 1;
+	s.fifo = calloc(s.cap, sizeof(*s.fifo));
+	if (!len || !s.fifo || frag_reserve_samples(r, total)) {
+		snprintf(r->err, sizeof(r->err), "out of memory for %ld frames",
+			 nframes);
+		goto fail;
+	}
+	/* Generated (and faulted in) here, so the region times none of it. */
+	frag_dist_fill(&d, p->seed, len, nframes);
+
+	s.remote = p->cpu2 >= 0;
+	r->nperf = s.remote ? 2 : 1;
+	if (s.remote) {
+		if (wl_ring_init(&ring, p->ring_size)) {
+			snprintf(r->err, sizeof(r->err), "out of memory for the ring");
+			goto fail;
+		}
+		if (wl_peer_start(&s.peer, r, &ring, p->cpu2))
+			goto fail;
+	}
+	wl_mem_begin(r, &mem);
+
+	if (s.remote)
+		wl_peer_go(&s.peer);
+	t_start = wl_now_ns();
+	for (b = 0; b < total; b++) {
+		long n = b < p->warmup ? batch :
+			 (nframes - k < batch ? nframes - k : batch);
+		uint64_t t0, t1;
+		long i;
+
+		wl_sample_start(r, b, s.remote ? &s.peer : NULL);
+		t0 = frag_rdtscp();
+		for (i = 0; i < n; i++) {
+			unsigned long data = ALIGN_UP(len[k] + headroom, line);
+			unsigned int fragsz = data + shinfo;
+			unsigned long touch = (unsigned long)p->touch < len[k] ?
+					      (unsigned long)p->touch : len[k];
+			unsigned char *va;
+
+			k++;
+			if (unlikely(fragsz > PAGE_SIZE)) {
+				/* __napi_alloc_skb() takes the kmalloc path. */
+				kmalloc++;
+				continue;
+			}
+			va = frag_alloc(nc, fragsz, mask);
+			if (unlikely(!va)) {
+				failed++;	/* the driver drops the frame */
+				continue;
+			}
+			allocated++;
+			bytes_req += fragsz;
+			memset(va + headroom, 0x5a, touch);
+			if (clear) {
+				memset(va + data, 0, clear);
+				if (p->shinfo_size >= SHINFO_DATAREF_OFF + 4)
+					*(volatile uint32_t *)(va + data +
+							       SHINFO_DATAREF_OFF) = 1;
+			}
+			s.fifo[s.tail] = va;
+			s.tail = s.tail + 1 == s.cap ? 0 : s.tail + 1;
+			if (s.tail == s.head) {
+				/* queue_depth packets wait: the oldest leaves. */
+				rx_release(&s, s.fifo[s.head]);
+				s.head = s.head + 1 == s.cap ? 0 : s.head + 1;
+			}
+		}
+		t1 = frag_rdtscp();
+		frag_sample(r, t1 - t0, n);
+	}
+	frag_perf_stop(&r->perf[0]);
+	/* Outside the samples: the application reads what is still queued. */
+	while (s.head != s.tail) {
+		rx_release(&s, s.fifo[s.head]);
+		s.head = s.head + 1 == s.cap ? 0 : s.head + 1;
+	}
+	t_end = wl_now_ns();
+	if (s.remote) {
+		if (wl_peer_finish(&s.peer))
+			goto fail;
+		if (s.peer.t_end > t_end)
+			t_end = s.peer.t_end;
+	}
+
+	frag_metric(r, "packets", (double)nframes);
+	frag_metric(r, "frags_allocated", (double)allocated);
+	frag_metric(r, "frags_freed", (double)(s.freed + s.peer.freed));
+	frag_metric(r, "frags_freed_remote", (double)s.peer.freed);
+	frag_metric(r, "kmalloc_heads", (double)kmalloc);
+	frag_metric(r, "alloc_failures", (double)failed);
+	frag_metric(r, "head_bytes_mean",
+		    allocated ? (double)bytes_req / allocated : 0);
+	frag_metric(r, "dist_mean", d.mean);
+	frag_metric(r, "elapsed_ns", (double)(t_end - t_start));
+	wl_mem_end(r, &mem, (double)nframes, (double)bytes_req);
+
+	frag_dist_free(&d);
+	free(len);
+	free(s.fifo);
+	wl_ring_exit(&ring);
+	return 0;
+fail:
+	frag_dist_free(&d);
+	free(len);
+	free(s.fifo);
+	wl_ring_exit(&ring);
+	return -1;
+}
+
+const struct frag_workload frag_wl_rx = {
+	.name		= "rx",
+	.help		= "NAPI rx: skb heads of SKB_HEAD_ALIGN(len+pad) for `dist` frames, "
+			  "queued `queue_depth`, freed here or on cpu2",
+	.threads	= 2,
+	.validate	= rx_validate,
+	.run		= rx_run,
+};

@@ -1,0 +1,44 @@
+"""The fastpath notebook runs under papermill and renders to a report."""
+
+import json
+
+import pytest
+
+from fraglib import notebooks
+from fraglib.exceptions import ParameterError
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_notebook_has_a_tagged_parameters_cell():
+    paths = notebooks.notebook_paths()
+    assert any(p.stem == "1.0-fastpath" for p in paths)
+    for p in paths:
+        nb = json.loads(p.read_text())
+        tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, p.name
+        code = "".join(c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+                       for c in nb["cells"] if c["cell_type"] == "code")
+        assert "\ndef " not in "\n" + code and "\nclass " not in "\n" + code, \
+            f"{p.name}: logic belongs in fraglib, not the notebook"
+
+
+def test_fastpath_notebook_sweeps_and_reports(tmp_path, monkeypatch):
+    monkeypatch.setenv("FRAGLIB_DATA", str(tmp_path / "data"))
+    executed = notebooks.sweep(["1.0-fastpath"], out_dir=tmp_path / "executed",
+                               parameters={"sizes": [256], "packets": 1024, "repeats": 2},
+                               progress=False)
+    assert [p.name for p in executed] == ["1.0-fastpath.ipynb"]
+    index = notebooks.report(executed, out_dir=tmp_path / "reports")
+    html = (tmp_path / "reports" / "1.0-fastpath.html").read_text()
+    assert "data:image/png;base64" in html, "the figure is rendered"
+    assert "fastpath_grid" not in html, "code cells are left out"
+    assert "cells" in html and ("faster" in html or "slower" in html or "no difference" in html)
+    assert "1.0-fastpath.html" in index.read_text()
+    runs = list((tmp_path / "data" / "runs").rglob("*.parquet"))
+    assert len(runs) == 2 * 1 * 2
+
+
+def test_unknown_notebook_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="notebook"):
+        notebooks.notebook_paths(["9.9-nope"])
