@@ -59,17 +59,17 @@ def cmd_info(args) -> int:
 
 
 def cmd_designs(args) -> int:
-    from . import designs
+    from .designs import designs, details
 
-    for d in designs.designs():
-        print(f"{d.name:10} {d.mirrors}")
-        if args.details:
-            detail = designs.details(d.name) if hasattr(designs, "details") else {}
-            print(f"{'':10} struct {d.struct_size} B; capabilities: "
-                  f"{', '.join(d.capabilities) or 'none'}")
-            for k, v in detail.items():
-                if k not in ("name", "mirrors", "struct_size", "capabilities", "caps"):
-                    print(f"{'':10} {k}: {v}")
+    if not args.details:
+        for d in designs():
+            print(f"{d.name:10} {d.mirrors}")
+        return 0
+    for row in details():
+        print(f"{row['name']:10} {row['mirrors']}")
+        for k, v in row.items():
+            if k not in ("name", "mirrors"):
+                print(f"{'':10} {k}: {v}")
     return 0
 
 
@@ -102,9 +102,13 @@ def cmd_run(args) -> int:
 def cmd_compare(args) -> int:
     from . import compare as _compare
 
+    params = dict(args.param or [])
+    if args.target_halfwidth is not None:
+        params["target_halfwidth"] = args.target_halfwidth
     v = _compare.compare(args.a, args.b, workload=args.workload, builds=args.builds,
                          processes=args.processes, aa=args.aa, budget=args.budget,
-                         slowdown=args.slowdown, **dict(args.param or []))
+                         slowdown=args.slowdown, seed=args.seed, store=not args.no_store,
+                         **params)
     print(v.text)
     return 0
 
@@ -170,9 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="engine processes per design per build (default 6)")
     s.add_argument("--aa", action="store_true", help="allow A == B (an A/A calibration run)")
     s.add_argument("--budget", type=float, default=None,
-                   help="stop after at most this many seconds once the CI is narrow")
+                   help="time budget in seconds: keep adding layout builds until the "
+                        "CI half-width reaches --target-halfwidth or the time is spent")
     s.add_argument("--slowdown", type=int, default=0,
                    help="inject this many dependent instructions into B's alloc path")
+    s.add_argument("--target-halfwidth", type=float, default=None,
+                   help="budget mode: stop once the CI half-width on B/A is below "
+                        "this (default 0.0025, i.e. ±0.25 %%)")
+    s.add_argument("--seed", type=int, default=0,
+                   help="seed of the layout builds, ABBA orders and env pads (default 0)")
+    s.add_argument("--no-store", action="store_true", help="do not write result files")
     s.add_argument("-p", "--param", type=_kv, action="append", metavar="KEY=VALUE",
                    help="run parameter (packets=..., size=..., dist=...)")
     s.set_defaults(func=cmd_compare)

@@ -52,7 +52,8 @@ from ._build import build_engine
 from .exceptions import ParameterError, UnknownNameError
 
 __all__ = ["Comparison", "BuildPair", "compare", "slowdown_flags", "layout_seed",
-           "build_t_interval", "guard_few_builds", "OBSERVATION_COLUMNS", "RUN_KEYS"]
+           "build_t_interval", "guard_few_builds", "compare_each", "comparisons_table",
+           "mde_grid", "OBSERVATION_COLUMNS", "RUN_KEYS"]
 
 #: keyword arguments of :func:`fraglib.run` that are not workload parameters.
 RUN_KEYS = ("packets", "size", "align", "batch", "warmup", "cpu", "counters",
@@ -68,6 +69,9 @@ OBSERVATION_COLUMNS = (
 # Interim CI checks in budget mode use fewer resamples; the final verdict
 # uses `resamples`.
 _INTERIM_RESAMPLES = 2000
+# Budget mode: seconds a wave is assumed to need per build before any build
+# was compiled here (both engines, two compilers at a time, on a 2-core VM).
+_MIN_COMPILE_S = 1.0
 
 
 def slowdown_flags(k: int) -> tuple[str, ...]:
@@ -147,6 +151,9 @@ class Comparison:
         spent).
     ci_method : str
         How the interval was obtained (see :func:`guard_few_builds`).
+    measured_s : float
+        Seconds from the start until the last pair ended (what the budget
+        governs; ``wall_s`` adds the final bootstrap).
     """
 
     a: str
@@ -166,6 +173,7 @@ class Comparison:
     target_halfwidth: float | None = None
     stop_reason: str = ""
     ci_method: str = "hierarchical bootstrap"
+    measured_s: float = math.nan
 
     def __post_init__(self):
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
@@ -205,6 +213,35 @@ class Comparison:
             "a": med["A"].to_numpy(), "b": med["B"].to_numpy(),
             "ratio": ratio.reindex(med.index).to_numpy()})
         return out.reset_index(drop=True)
+
+    def per_layout(self) -> pd.DataFrame:
+        """Median cycles per packet of every engine (side x layout seed).
+
+        One row per engine: ``role, design, layout_seed, build, value``
+        (median over its processes), ``n`` processes and ``rel`` (value over
+        the median of that side's engines, minus 1). In an A/A run both sides
+        are the same design on different layouts, so ``rel`` is how much code
+        layout alone moves it.
+        """
+        g = (self.observations.groupby(["role", "design", "layout_seed", "build"],
+                                       sort=True)["value"]
+             .agg(value="median", n="size").reset_index())
+        g["rel"] = g["value"] / g.groupby("role")["value"].transform("median") - 1.0
+        return g
+
+    def costs(self) -> dict:
+        """Measured seconds per engine process, per pair and per build.
+
+        ``seconds_per_build`` is the wall time not spent in pairs, divided by
+        the builds (compiling the engines, bootstrap): the input of
+        :func:`mde_grid`.
+        """
+        obs = self.observations
+        per_pair = float(obs["t_wall"].sum()) / max(1, len(obs) // 2)
+        n_b = max(1, len(self.builds))
+        rest = max(0.0, self.wall_s - float(obs["t_wall"].sum()))
+        return {"seconds_per_process": float(obs["t_wall"].mean()),
+                "seconds_per_pair": per_pair, "seconds_per_build": rest / n_b}
 
     def method(self) -> str:
         """One line: what was run, how often, how long."""
@@ -288,7 +325,12 @@ def _validate(a, b, workload, builds, processes, aa, budget, slowdown, seed, res
     if "cpu" in run_kw and run_kw["cpu"] is not None:
         api.check_cpu("cpu", run_kw["cpu"])
     from . import workloads as _workloads
-    wl_params = dict(_workloads.validate_params(workload, dict(params)))
+    cpu = run_kw.get("cpu")
+    cpu = api.default_cpu() if cpu is None else cpu
+    wl_params = dict(_workloads.validate_params(workload, dict(params), cpu=cpu))
+    common = {k: v for k, v in run_kw.items() if k in _workloads.COMMON_PARAMS}
+    for design in dict.fromkeys((a, b)):        # a design the workload refuses
+        _workloads.validate_params(workload, {**common, **wl_params}, design=design)
     return run_kw, wl_params
 
 
@@ -446,8 +488,10 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
     try:
         while not stopped:
             first = wave * builds
-            est_compile = (np.mean(compile_times) if compile_times else 0.0) * builds
-            est_pair = max(pair_times) if pair_times else 0.0
+            # a new wave compiles 2 x builds engines: assume it costs at least
+            # what the slowest wave did, and 1 s a build when all were cached
+            est_compile = max([*compile_times, _MIN_COMPILE_S]) * builds
+            est_pair = float(np.median(pair_times)) if pair_times else 0.0
             if wave and not time_left_for(est_compile + est_pair):
                 stop_reason = "budget spent"
                 break
@@ -482,6 +526,7 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
     finally:
         bar.close()
 
+    measured_s = time.monotonic() - t0
     n_pairs = len(rows) // 2
     if n_pairs < 2:
         raise ParameterError("budget", budget,
@@ -500,7 +545,8 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
                       builds=tuple(made), params=recorded, aa=bool(aa), slowdown=slowdown,
                       seed=int(seed), budget=None if budget is None else float(budget),
                       target_halfwidth=float(target_halfwidth) if budget is not None else None,
-                      stop_reason=stop_reason, ci_method=ci_method)
+                      stop_reason=stop_reason, ci_method=ci_method,
+                      measured_s=measured_s)
 
 
 def build_t_interval(obs: pd.DataFrame, a: object, b: object, *,
@@ -552,3 +598,107 @@ def guard_few_builds(v: _stats.Verdict, obs: pd.DataFrame, a: object, b: object
         kind = "faster" if hi < 1.0 else "slower" if lo > 1.0 else "no difference"
     v = dataclasses.replace(v, kind=kind, ci_lo=lo, ci_hi=hi, text="")
     return v, f"{boot}, widened to the Student-t interval of {v.n_builds} build means"
+
+
+# ---- series of comparisons (the noise notebook) ---------------------------------
+
+
+def compare_each(a: str, b: str, param: str, values, **kwargs) -> dict:
+    """Run :func:`compare` once per value of one parameter.
+
+    Parameters
+    ----------
+    a, b : str
+        Designs, as for :func:`compare`.
+    param : str
+        A keyword of :func:`compare` (``slowdown``) or a run/workload
+        parameter (``busy_poll``, ``size``).
+    values : iterable
+        Its values, run in the order given.
+    **kwargs
+        Everything else :func:`compare` takes, the same for every value.
+
+    Returns
+    -------
+    dict
+        ``{value: Comparison}`` in the order given.
+    """
+    values = list(values)
+    if not values:
+        raise ParameterError("values", values, f"at least one value of {param}")
+    if param in kwargs:
+        raise ParameterError(param, kwargs[param], f"not also a keyword: it is the "
+                             f"parameter being varied")
+    return {v: compare(a, b, **{param: v}, **kwargs) for v in values}
+
+
+def comparisons_table(comparisons: Mapping, *, label: str = "label") -> pd.DataFrame:
+    """One row per comparison: verdict numbers plus medians of each side.
+
+    Parameters
+    ----------
+    comparisons : mapping
+        ``{label: Comparison}`` (e.g. from :func:`compare_each`).
+    label : str, default "label"
+        Name of the label column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``label, kind, effect, ci_lo, ci_hi, halfwidth, mde,
+        sigma_build, sigma_pair, p_wilcoxon, n_builds, n_pairs, median_a,
+        median_b, wall_s, text``: ``median_a``/``median_b`` are medians over
+        the processes of each side (cycles per packet).
+    """
+    rows = []
+    for key, c in comparisons.items():
+        v, obs = c.verdict, c.observations
+        rows.append({label: key, "kind": v.kind, "effect": v.effect, "ci_lo": v.ci_lo,
+                     "ci_hi": v.ci_hi, "halfwidth": c.halfwidth, "mde": v.mde,
+                     "sigma_build": v.sigma_build, "sigma_pair": v.sigma_pair,
+                     "p_wilcoxon": v.p_wilcoxon, "n_builds": v.n_builds,
+                     "n_pairs": v.n_pairs,
+                     "median_a": float(obs.loc[obs.role == "A", "value"].median()),
+                     "median_b": float(obs.loc[obs.role == "B", "value"].median()),
+                     "wall_s": c.wall_s, "text": v.text})
+    return pd.DataFrame(rows)
+
+
+def mde_grid(sigma_build: float, sigma_pair: float, *,
+             builds=(1, 2, 4, 8, 16, 32), pairs=(2, 4, 8, 16, 32),
+             seconds_per_build: float | None = None,
+             seconds_per_pair: float | None = None) -> pd.DataFrame:
+    """The MDE of every builds x pairs design, and what it would cost.
+
+    :func:`fraglib.stats.mde` with the measured variance components
+    (Kalibera & Jones' dimensioning: put repetitions where the variance is,
+    relative to their cost).
+
+    Parameters
+    ----------
+    sigma_build, sigma_pair : float
+        Between- and within-build SD of the log ratio (e.g. from an A/A
+        :class:`Comparison`'s verdict). NaN is read as 0.
+    builds, pairs : sequence of int
+        Layout builds, and ABBA pairs per build.
+    seconds_per_build, seconds_per_pair : float, optional
+        Measured costs (e.g. from :meth:`Comparison.costs`); add a
+        ``seconds`` column when both are given.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``builds, pairs, processes, mde`` (relative, 0.005 = 0.5 %)
+        and optionally ``seconds``.
+    """
+    sb = 0.0 if sigma_build is None or math.isnan(sigma_build) else sigma_build
+    sp = 0.0 if sigma_pair is None or math.isnan(sigma_pair) else sigma_pair
+    rows = []
+    for nb in builds:
+        for npr in pairs:
+            row = {"builds": int(nb), "pairs": int(npr), "processes": 2 * int(nb) * int(npr),
+                   "mde": _stats.mde(sb, sp, int(nb), int(npr))}
+            if seconds_per_build is not None and seconds_per_pair is not None:
+                row["seconds"] = nb * seconds_per_build + nb * npr * seconds_per_pair
+            rows.append(row)
+    return pd.DataFrame(rows)

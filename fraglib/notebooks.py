@@ -41,7 +41,7 @@ def notebook_paths(names: Sequence[str] | None = None) -> list[Path]:
     known = {p.stem: p for p in every}
     out = []
     for n in names:
-        stem = Path(n).stem
+        stem = Path(n).name.removesuffix(".ipynb")
         if stem not in known:
             raise ParameterError("notebook", n, "one of " + ", ".join(known))
         out.append(known[stem])

@@ -79,6 +79,18 @@ uint32_t frag_dist_sample(const struct frag_dist *d, struct frag_rng *rng)
 	}
 }
 
+int frag_dist_hits(const struct frag_dist *d, uint32_t a, uint32_t b)
+{
+	uint32_t i;
+
+	if (d->kind != FRAG_DIST_TABLE)
+		return a <= d->hi && d->lo <= b;
+	for (i = 0; i < d->n; i++)
+		if (d->prob[i] > 0 && d->value[i] >= a && d->value[i] <= b)
+			return 1;
+	return 0;
+}
+
 void frag_dist_fill(const struct frag_dist *d, uint64_t seed, uint32_t *out,
 		    size_t n)
 {

@@ -40,25 +40,38 @@
 
 #define ALIGN_UP(x, a)		(((x) + (a) - 1) & ~((unsigned long)(a) - 1))
 
-static int rx_validate(const struct frag_params *p, char *err, size_t len)
+/* The longest frame whose head fits @room bytes (SKB_HEAD_ALIGN inverted). */
+static long rx_max_len(const struct frag_params *p, unsigned long room)
 {
 	unsigned long shinfo = ALIGN_UP(p->shinfo_size, p->cache_line);
 	unsigned long headroom = p->net_skb_pad + p->net_ip_align;
-	unsigned long max = wl_design_max_frag(), head;
+
+	if (room < shinfo + headroom)
+		return 0;
+	return (long)(((room - shinfo) & ~((unsigned long)p->cache_line - 1)) -
+		      headroom);
+}
+
+static int rx_validate(const struct frag_params *p, char *err, size_t len)
+{
+	unsigned long max = wl_design_max_frag();
+	long fits = rx_max_len(p, max), page = rx_max_len(p, PAGE_SIZE);
 	struct frag_dist d;
+	int hits;
 
 	if (frag_dist_parse(&d, p->dist, p->sizes_dir, err, len))
 		return -1;
-	head = ALIGN_UP(d.hi + headroom, p->cache_line) + shinfo;
+	/* Heads above a page go to kmalloc; the others must fit the design. */
+	hits = max < PAGE_SIZE && page > fits &&
+	       frag_dist_hits(&d, fits + 1, page);
 	frag_dist_free(&d);
-	if (max < PAGE_SIZE && head > max && head <= PAGE_SIZE) {
-		/* Heads above a page go to kmalloc; the others must fit. */
+	if (hits) {
 		snprintf(err, len, "invalid dist=%s: allowed on design %s only "
-			 "frames whose head fits %lu B (len <= %ld with these "
-			 "net_skb_pad/shinfo_size; __napi_alloc_skb() sends larger "
-			 "heads to page_frag_cache), e.g. uniform:60-%ld", p->dist,
-			 FRAG_OPS.name, max, (long)(max - shinfo - headroom),
-			 (long)(max - shinfo - headroom));
+			 "frames whose head fits %lu B (len <= %ld) or goes to "
+			 "kmalloc (len > %ld) with these net_skb_pad/shinfo_size; "
+			 "__napi_alloc_skb() sends the others to page_frag_cache, "
+			 "e.g. uniform:60-%ld", p->dist, FRAG_OPS.name, max, fits,
+			 page, fits);
 		return -1;
 	}
 	if ((unsigned long)p->align > max) {

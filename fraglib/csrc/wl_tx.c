@@ -56,11 +56,20 @@ struct tx_state {
 	long tx_delay;		/* wire segments in flight before completion */
 	long inflight_segs;
 	unsigned int mss;
+	unsigned int size_goal;
+	unsigned int mask;
+	bool prep;		/* the design has prepare/commit */
 	bool remote;
 	struct wl_peer peer;
+	const unsigned char *src;
+	size_t soff;		/* next byte of the user buffer */
 	uint64_t segments;	/* skbs sent */
 	uint64_t freed;		/* fragments freed by this thread */
 	uint64_t bytes_completed;
+	uint64_t bytes_copied;
+	uint64_t chunks;	/* copies */
+	uint64_t merged;	/* copies that grew the last fragment */
+	uint64_t allocated;	/* fragments (page references) taken */
 };
 
 static int tx_validate(const struct frag_params *p, char *err, size_t len)
@@ -128,34 +137,137 @@ static inline void tx_push_skb(struct tx_state *s)
 	skb->nr_frags = 0;
 }
 
+/*
+ * skb_can_coalesce(): the space starts where the skb's last fragment ends,
+ * on the same page.
+ */
+static inline bool tx_can_coalesce(const struct tx_skb *skb,
+				   const struct frag_prepared *pf)
+{
+	const unsigned char *last, *va = pf->va;
+
+	if (!skb->nr_frags || !pf->offset)
+		return false;
+	last = skb->frag[skb->nr_frags - 1];
+	return va == last + skb->frag_len[skb->nr_frags - 1] &&
+	       frag_addr_in_arena(va) &&
+	       virt_to_head_page(va) == virt_to_head_page(last);
+}
+
+/*
+ * Copy up to @chunk bytes into the skb being filled, the way one turn of
+ * tcp_sendmsg_locked()'s loop does.  Return the bytes copied; 0 if the
+ * skb was full and has been sent (call again); -1 if there is no memory.
+ */
+static inline long tx_copy(struct tx_state *s, void *nc, uint32_t chunk)
+{
+	struct tx_skb *skb = &s->skb[s->tail];
+	struct frag_prepared pf;
+	unsigned char *va;
+	bool merge = false;
+	uint32_t copy;
+
+	if (s->prep) {
+		uint32_t want = chunk < TX_PREPARE_MIN ? chunk : TX_PREPARE_MIN;
+
+		if (unlikely(frag_prepare(nc, want, s->mask, &pf)))
+			return -1;
+		copy = chunk < pf.size ? chunk : pf.size;
+		va = pf.va;
+		merge = tx_can_coalesce(skb, &pf);
+	} else {
+		copy = chunk;
+		va = NULL;
+	}
+	if (!merge && skb->nr_frags == MAX_SKB_FRAGS) {
+		tx_push_skb(s);
+		return 0;
+	}
+	if (!s->prep) {
+		va = frag_alloc(nc, copy, s->mask);
+		if (unlikely(!va))
+			return -1;
+	}
+	memcpy(va, s->src + s->soff, copy);
+	if (merge) {
+		/* The skb's last fragment grows: no new page reference. */
+		frag_commit(nc, &pf, copy, false);
+		skb->frag_len[skb->nr_frags - 1] += copy;
+		s->merged++;
+	} else {
+		if (s->prep)
+			frag_commit(nc, &pf, copy, true);
+		skb->frag[skb->nr_frags] = va;
+		skb->frag_len[skb->nr_frags] = copy;
+		skb->nr_frags++;
+		s->allocated++;
+	}
+	skb->len += copy;
+	s->chunks++;
+	s->bytes_copied += copy;
+	s->soff = (s->soff + copy) % TX_SRC_LEN;
+	return copy;
+}
+
+/*
+ * sendmsg() of one @len byte message: mss-sized chunks, each bounded by
+ * what the skb still takes.  On no memory, wait for completions as
+ * sk_stream_wait_memory() does; with nothing in flight, give up (-1).
+ */
+static inline int tx_sendmsg(struct tx_state *s, void *nc, uint32_t len,
+			     uint64_t *failures)
+{
+	while (len) {
+		uint32_t room = s->size_goal - s->skb[s->tail].len, chunk;
+		long copied;
+
+		if (!room) {
+			tx_push_skb(s);
+			continue;
+		}
+		chunk = room < s->mss ? room : s->mss;
+		chunk = chunk < len ? chunk : len;
+		copied = tx_copy(s, nc, chunk);
+		if (likely(copied >= 0)) {
+			len -= copied;
+			continue;
+		}
+		(*failures)++;
+		if (!tx_inflight(s))
+			return -1;
+		tx_complete(s);
+	}
+	return 0;
+}
+
 static int tx_run(struct frag_run *r)
 {
 	const struct frag_params *p = r->p;
-	unsigned int mask = frag_align_mask(p->align), mss = p->mss;
-	unsigned int size_goal = p->gso_size / mss * mss;
-	const bool prep = (FRAG_OPS.caps & FRAG_CAP_PREPARE) && frag_prepare &&
-			  frag_commit;
-	long batch = p->batch, b, k = 0;
+	unsigned int mss = p->mss;
+	long batch = p->batch, b, k;
 	long total = p->warmup + (p->packets + batch - 1) / batch;
 	long nmsg = p->warmup * batch + p->packets;
-	uint64_t bytes_sent = 0, bytes_copied = 0, chunks = 0, merged = 0;
-	uint64_t allocated = 0, failures = 0, wire = 0, t_start, t_end;
-	unsigned char *src = NULL;
-	size_t soff = 0;
+	uint64_t bytes_sent = 0, failures = 0, wire = 0, t_start, t_end;
 	struct wl_ring ring = { 0 };
+	unsigned char *src = NULL;
 	struct tx_state s;
 	struct frag_dist d;
 	struct wl_mem mem;
 	uint32_t *msg = NULL;
 	void *nc = r->nc;
 
-	if (!size_goal)
-		size_goal = mss;
 	memset(&s, 0, sizeof(s));
 	if (frag_dist_parse(&d, p->dist, p->sizes_dir, r->err, sizeof(r->err)))
 		return -1;
-	s.tx_delay = p->tx_delay;
 	s.mss = mss;
+	/* tcp_xmit_size_goal(): a whole number of segments, at least one. */
+	s.size_goal = p->gso_size / mss * mss;
+	if (!s.size_goal)
+		s.size_goal = mss;
+	s.mask = frag_align_mask(p->align);
+	s.prep = (FRAG_OPS.caps & FRAG_CAP_PREPARE) && frag_prepare &&
+		 frag_commit;
+	s.tx_delay = p->tx_delay;
 	/* Every skb carries at least one segment: tx_delay + 1 in flight. */
 	s.cap = p->tx_delay + 2;
 	s.skb = calloc(s.cap, sizeof(*s.skb));
@@ -167,8 +279,10 @@ static int tx_run(struct frag_run *r)
 		goto fail;
 	}
 	frag_dist_fill(&d, p->seed, msg, nmsg);
+	/* A copy may start anywhere in the first TX_SRC_LEN bytes. */
 	for (k = 0; k < (long)(TX_SRC_LEN + PAGE_SIZE); k++)
 		src[k] = (unsigned char)(k * 131 + 7);
+	s.src = src;
 
 	s.remote = p->cpu2 >= 0;
 	r->nperf = s.remote ? 2 : 1;
@@ -194,91 +308,15 @@ static int tx_run(struct frag_run *r)
 		wl_sample_start(r, b, s.remote ? &s.peer : NULL);
 		t0 = frag_rdtscp();
 		for (i = 0; i < n; i++) {
-			uint32_t left = msg[k++];
+			uint32_t len = msg[k++];
 
-			pkts += (left + mss - 1) / mss;
-			bytes_sent += left;
-			while (left) {
-				struct tx_skb *skb = &s.skb[s.tail];
-				uint32_t chunk, copy;
-				unsigned char *va;
-				bool merge = false;
-
-				if (skb->len >= size_goal) {
-					tx_push_skb(&s);
-					continue;
-				}
-				chunk = size_goal - skb->len;
-				chunk = chunk < mss ? chunk : mss;
-				chunk = chunk < left ? chunk : left;
-				if (prep) {
-					struct frag_prepared pf;
-
-					if (unlikely(frag_prepare(nc, chunk < TX_PREPARE_MIN ?
-								  chunk : TX_PREPARE_MIN,
-								  mask, &pf)))
-						goto nomem;
-					copy = chunk < pf.size ? chunk : pf.size;
-					va = pf.va;
-					if (skb->nr_frags) {
-						uint32_t last = skb->nr_frags - 1;
-						unsigned char *end = skb->frag[last] +
-								     skb->frag_len[last];
-
-						merge = va == end && pf.offset &&
-							frag_addr_in_arena(va) &&
-							virt_to_head_page(va) ==
-							virt_to_head_page(skb->frag[last]);
-					}
-					if (!merge && skb->nr_frags == MAX_SKB_FRAGS) {
-						tx_push_skb(&s);
-						continue;
-					}
-					memcpy(va, src + soff, copy);
-					if (merge) {
-						frag_commit(nc, &pf, copy, false);
-						skb->frag_len[skb->nr_frags - 1] += copy;
-						merged++;
-					} else {
-						frag_commit(nc, &pf, copy, true);
-					}
-				} else {
-					if (skb->nr_frags == MAX_SKB_FRAGS) {
-						tx_push_skb(&s);
-						continue;
-					}
-					copy = chunk;
-					va = frag_alloc(nc, copy, mask);
-					if (unlikely(!va))
-						goto nomem;
-					memcpy(va, src + soff, copy);
-				}
-				if (!merge) {
-					skb->frag[skb->nr_frags] = va;
-					skb->frag_len[skb->nr_frags] = copy;
-					skb->nr_frags++;
-					allocated++;
-				}
-				skb->len += copy;
-				left -= copy;
-				chunks++;
-				bytes_copied += copy;
-				soff = (soff + copy) % TX_SRC_LEN;
-				continue;
-nomem:
-				/*
-				 * sk_stream_wait_memory(): completions give memory
-				 * back.  With nothing in flight there is none to wait
-				 * for, so the run fails.
-				 */
-				failures++;
-				if (!tx_inflight(&s)) {
-					snprintf(r->err, sizeof(r->err),
-						 "allocation failed with no skb in flight "
-						 "(arena_mb/max_pages too small?)");
-					goto fail_running;
-				}
-				tx_complete(&s);
+			pkts += (len + mss - 1) / mss;
+			bytes_sent += len;
+			if (unlikely(tx_sendmsg(&s, nc, len, &failures))) {
+				snprintf(r->err, sizeof(r->err), "allocation failed "
+					 "with no skb in flight (arena_mb or "
+					 "max_pages too small?)");
+				goto fail_running;
 			}
 		}
 		t1 = frag_rdtscp();
@@ -306,22 +344,23 @@ nomem:
 	frag_metric(r, "messages", (double)nmsg);
 	frag_metric(r, "packets", (double)wire);
 	frag_metric(r, "segments", (double)s.segments);
-	frag_metric(r, "size_goal", size_goal);
-	frag_metric(r, "prepare_commit", prep);
+	frag_metric(r, "size_goal", s.size_goal);
+	frag_metric(r, "prepare_commit", s.prep);
 	frag_metric(r, "bytes_sent", (double)bytes_sent);
-	frag_metric(r, "bytes_copied", (double)bytes_copied);
+	frag_metric(r, "bytes_copied", (double)s.bytes_copied);
 	frag_metric(r, "bytes_completed", (double)s.bytes_completed);
-	frag_metric(r, "chunks", (double)chunks);
-	frag_metric(r, "merged_chunks", (double)merged);
-	frag_metric(r, "coalesce_rate", chunks ? (double)merged / chunks : 0);
-	frag_metric(r, "frags_allocated", (double)allocated);
+	frag_metric(r, "chunks", (double)s.chunks);
+	frag_metric(r, "merged_chunks", (double)s.merged);
+	frag_metric(r, "coalesce_rate",
+		    s.chunks ? (double)s.merged / s.chunks : 0);
+	frag_metric(r, "frags_allocated", (double)s.allocated);
 	frag_metric(r, "frags_freed", (double)(s.freed + s.peer.freed));
 	frag_metric(r, "frags_freed_remote", (double)s.peer.freed);
 	frag_metric(r, "frags_per_segment",
-		    s.segments ? (double)allocated / s.segments : 0);
+		    s.segments ? (double)s.allocated / s.segments : 0);
 	frag_metric(r, "alloc_failures", (double)failures);
 	frag_metric(r, "elapsed_ns", (double)(t_end - t_start));
-	wl_mem_end(r, &mem, (double)wire, (double)bytes_copied);
+	wl_mem_end(r, &mem, (double)wire, (double)s.bytes_copied);
 
 	frag_dist_free(&d);
 	free(s.skb);

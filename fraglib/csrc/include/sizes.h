@@ -78,6 +78,9 @@ int frag_dist_parse(struct frag_dist *d, const char *spec, const char *dir,
 		    char *err, size_t len);
 void frag_dist_free(struct frag_dist *d);
 
+/* True if @d can draw a size in [@a, @b]. */
+int frag_dist_hits(const struct frag_dist *d, uint32_t a, uint32_t b);
+
 /* One size from @d. */
 uint32_t frag_dist_sample(const struct frag_dist *d, struct frag_rng *rng);
 
