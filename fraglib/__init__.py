@@ -15,18 +15,20 @@ Quick start::
     fraglib.store.runs()                    # every stored run (DuckDB)
 """
 
-from . import store
+from . import store, workloads
 from .api import run
 from .cache import FragCache, init_page_model
 from .designs import Design, design_names, designs, get_design
 from .exceptions import (BuildError, CollectorUnavailable, EngineError, FraglibError,
                          ParameterError, StoreError, UnknownNameError)
 from .results import RunResult
+from .workloads import get_workload, workload_names
 
 __version__ = "0.1.0"
 
 __all__ = [
     "run", "designs", "design_names", "get_design", "Design", "FragCache",
+    "workload_names", "get_workload",
     "init_page_model", "RunResult", "store", "FraglibError", "ParameterError",
     "UnknownNameError", "BuildError", "EngineError", "CollectorUnavailable",
     "StoreError", "__version__",

@@ -52,9 +52,13 @@ def validate_common(*, packets, size, align, batch, warmup) -> None:
     _int("warmup", warmup, 0, 1 << 20)
 
 
+#: run()'s own defaults where the workload states no preference
+RUN_DEFAULTS = {"packets": 262144, "size": 256, "align": 1, "batch": 64, "warmup": 16}
+
+
 def run(design: str = "topdown", workload: str = "fastpath", *,
-        packets: int = 262144, size: int = 256, align: int = 1, batch: int = 64,
-        warmup: int = 16, cpu: int | None = None, counters: bool = True,
+        packets: int | None = None, size: int | None = None, align: int | None = None,
+        batch: int | None = None, warmup: int | None = None, cpu: int | None = None, counters: bool = True,
         stats: bool = False, layout_seed: int | None = None,
         env_pad: int | None = None, extra_flags: tuple[str, ...] = (),
         store: bool = True, root: str | os.PathLike | None = None,
@@ -68,15 +72,19 @@ def run(design: str = "topdown", workload: str = "fastpath", *,
         A design name (:func:`fraglib.designs`).
     workload : str
         A workload name (:func:`fraglib.workloads`).
-    packets : int
+    packets : int, optional
         Packets (fragments) in the measured region, after warm-up.
-    size, align : int
+    size, align : int, optional
         Fragment size in bytes (1..4096) and alignment (power of two;
         1 means plain ``page_frag_alloc``).
-    batch : int
+    batch : int, optional
         Packets per timed sample (64 = the NAPI budget).
-    warmup : int
+    warmup : int, optional
         Leading samples kept but marked warm-up.
+
+    Each of these five defaults to the workload's preferred value (ring:
+    2048-byte objects as page_frag_test; tx: 16 messages per sample), else
+    to :data:`RUN_DEFAULTS`.
     cpu : int, optional
         CPU to pin the engine to; default the highest allowed CPU.
     counters : bool
@@ -115,9 +123,16 @@ def run(design: str = "topdown", workload: str = "fastpath", *,
     """
     get_design(design)
     from . import workloads as _workloads
+    pref = {**RUN_DEFAULTS, **{k: v for k, v in _workloads.get_workload(workload).params.items()
+                               if k in RUN_DEFAULTS}}
+    packets = pref["packets"] if packets is None else packets
+    size = pref["size"] if size is None else size
+    align = pref["align"] if align is None else align
+    batch = pref["batch"] if batch is None else batch
+    warmup = pref["warmup"] if warmup is None else warmup
     validate_common(packets=packets, size=size, align=align, batch=batch, warmup=warmup)
     cpu = default_cpu() if cpu is None else check_cpu("cpu", cpu)
-    params = _workloads.validate_params(workload, dict(params))
+    params = _workloads.validate_params(workload, dict(params), design=design, cpu=cpu)
     build = build_engine(design, layout_seed=layout_seed, stats=stats,
                          extra_flags=tuple(extra_flags))
     engine_params = {"workload": workload, "packets": packets, "size": size,

@@ -145,15 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run one workload on one design in a fresh engine")
     s.add_argument("design", help="design name (see `fraglib designs`)")
     s.add_argument("-w", "--workload", default="fastpath", help="workload (default fastpath)")
-    s.add_argument("-n", "--packets", type=int, default=262144,
-                   help="packets in the measured region (default 262144)")
-    s.add_argument("-s", "--size", type=int, default=256,
-                   help="fragment size in bytes, 1..4096 (default 256)")
-    s.add_argument("-a", "--align", type=int, default=1,
+    s.add_argument("-n", "--packets", type=int, default=None,
+                   help="packets in the measured region (default: the workload's, "
+                        "else 262144)")
+    s.add_argument("-s", "--size", type=int, default=None,
+                   help="fragment size in bytes, 1..4096 (default: the workload's, else 256)")
+    s.add_argument("-a", "--align", type=int, default=None,
                    help="alignment, a power of two; 1 = page_frag_alloc (default 1)")
-    s.add_argument("-b", "--batch", type=int, default=64,
-                   help="packets per timed sample (default 64, the NAPI budget)")
-    s.add_argument("--warmup", type=int, default=16, help="warm-up samples (default 16)")
+    s.add_argument("-b", "--batch", type=int, default=None,
+                   help="packets per timed sample (default: the workload's, else 64, "
+                        "the NAPI budget)")
+    s.add_argument("--warmup", type=int, default=None, help="warm-up samples (default 16)")
     s.add_argument("--cpu", type=int, default=None,
                    help="CPU to pin to (default: the highest allowed CPU)")
     s.add_argument("--no-counters", action="store_true", help="do not open perf counters")

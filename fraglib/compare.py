@@ -24,7 +24,9 @@
 * **Budget mode.** ``budget=`` seconds: keep adding waves of ``builds`` new
   builds until the CI half-width on the ratio is below ``target_halfwidth``
   or the time is spent (never more than one process pair over), and report
-  what was achieved.
+  what was achieved. After the first wave the pairs per build follow the
+  measured variance components and costs (:func:`optimal_pairs`, Kalibera &
+  Jones' dimensioning).
 
 Example::
 
@@ -52,7 +54,8 @@ from ._build import build_engine
 from .exceptions import ParameterError, UnknownNameError
 
 __all__ = ["Comparison", "BuildPair", "compare", "slowdown_flags", "layout_seed",
-           "build_t_interval", "guard_few_builds", "compare_each", "comparisons_table",
+           "build_t_interval", "guard_few_builds", "optimal_pairs", "compare_each",
+           "comparisons_table",
            "mde_grid", "OBSERVATION_COLUMNS", "RUN_KEYS"]
 
 #: keyword arguments of :func:`fraglib.run` that are not workload parameters.
@@ -70,8 +73,12 @@ OBSERVATION_COLUMNS = (
 # uses `resamples`.
 _INTERIM_RESAMPLES = 2000
 # Budget mode: seconds a wave is assumed to need per build before any build
-# was compiled here (both engines, two compilers at a time, on a 2-core VM).
-_MIN_COMPILE_S = 1.0
+# was compiled here (both engines, two compilers at a time, on a 2-core VM),
+# and below which a build was a cache hit, not a compile.
+_MIN_COMPILE_S = 3.0
+_CACHED_S = 0.3
+# workloads whose "cycles" are not a measurement (the size generator check).
+_NOT_TIMED = ("sizes",)
 
 
 def slowdown_flags(k: int) -> tuple[str, ...]:
@@ -312,6 +319,9 @@ def _validate(a, b, workload, builds, processes, aa, budget, slowdown, seed, res
             and 0 < target_halfwidth < 1):
         raise ParameterError("target_halfwidth", target_halfwidth,
                              "a relative half-width in (0, 1), e.g. 0.0025 for ±0.25 %")
+    if workload in _NOT_TIMED:
+        raise ParameterError("workload", workload, "a timed workload (not "
+                             + ", ".join(_NOT_TIMED) + ")")
     _check_int("seed", seed, 0)
     _stats._check_resamples(resamples)
     run_kw = {k: params.pop(k) for k in RUN_KEYS if k in params}
@@ -382,10 +392,14 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
         Allow ``a == b`` (an A/A calibration); the two sides then run on
         different layout builds.
     budget : float, optional
-        Seconds. Keep adding waves of ``builds`` builds until the CI
-        half-width is below `target_halfwidth` or the budget is spent. The
-        run never starts a pair it expects to end past the budget, and never
-        exceeds it by more than one pair.
+        Seconds, compiling included. Keep adding waves of ``builds`` builds
+        until the CI half-width is below `target_halfwidth` or the budget is
+        spent. The first wave has ``processes`` pairs per build; later waves
+        have :func:`optimal_pairs` for the variance components and costs
+        measured so far (never fewer than ``processes``). When a new wave
+        would not fit, the remaining time adds pairs to the existing builds,
+        round robin. The run never starts a pair it expects to end past the
+        budget, so it exceeds it by at most one pair.
     slowdown : int, default 0
         Inject this many dependent adds into B's alloc path
         (``-DFRAG_SLOWDOWN``). With ``slowdown > 0``, ``a == b`` is allowed
@@ -483,48 +497,57 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
     def time_left_for(extra: float) -> bool:
         return deadline is None or time.monotonic() + extra <= deadline
 
-    wave = 0
-    stopped = False
+    n_pairs_of: dict[int, int] = {}
+
+    def one_round(blds: list[BuildPair]) -> str | None:
+        """One more pair for each build, round robin; why to stop, or None."""
+        for bp in blds:
+            est_pair = float(np.median(pair_times)) if pair_times else 0.0
+            if pair_times and not time_left_for(est_pair):
+                return "budget spent"
+            p = n_pairs_of.get(bp.build, 0)
+            order = "AB" if rng.random() < 0.5 else "BA"
+            ts = time.monotonic()
+            for role in order:
+                rows.append(one_process(bp, role, p, order))
+            pair_times.append(time.monotonic() - ts)
+            n_pairs_of[bp.build] = p + 1
+            bar.update(1)
+        if budget is not None and len(made) >= 2 and halfwidth_now() < target_halfwidth:
+            return f"target reached after {len(rows) // 2} pairs"
+        return None
+
+    wave, why, pairs_next = 0, None, processes
     try:
-        while not stopped:
-            first = wave * builds
-            # a new wave compiles 2 x builds engines: assume it costs at least
-            # what the slowest wave did, and 1 s a build when all were cached
+        while why is None:
+            # a new wave compiles 2 x builds engines: assume it costs what the
+            # slowest fresh compile did (_MIN_COMPILE_S a build before any)
             est_compile = max([*compile_times, _MIN_COMPILE_S]) * builds
             est_pair = float(np.median(pair_times)) if pair_times else 0.0
             if wave and not time_left_for(est_compile + est_pair):
-                stop_reason = "budget spent"
-                break
+                # no room for new builds: more pairs for the ones there are
+                why = one_round(made)
+                continue
             tc = time.monotonic()
-            new = _make_builds(a, b, range(first, first + builds), seed, aa, slowdown)
-            compile_times.append((time.monotonic() - tc) / builds)
+            new = _make_builds(a, b, range(wave * builds, (wave + 1) * builds), seed, aa,
+                               slowdown)
+            per_build = (time.monotonic() - tc) / builds
+            if per_build > _CACHED_S:
+                compile_times.append(per_build)
             made += new
-            for p in range(processes):
-                for bp in new:                      # round robin over the wave's builds
-                    est_pair = float(np.median(pair_times)) if pair_times else 0.0
-                    if pair_times and not time_left_for(est_pair):
-                        stop_reason = "budget spent"
-                        stopped = True
-                        break
-                    order = "AB" if rng.random() < 0.5 else "BA"
-                    ts = time.monotonic()
-                    for role in order:
-                        rows.append(one_process(bp, role, p, order))
-                    pair_times.append(time.monotonic() - ts)
-                    bar.update(1)
-                if stopped:
+            for _ in range(pairs_next):
+                why = one_round(new)
+                if why:
                     break
-                if budget is not None and len(made) >= 2:
-                    hw = halfwidth_now()
-                    if hw < target_halfwidth:
-                        stop_reason = (f"target reached after {len(rows) // 2} pairs")
-                        stopped = True
-                        break
             wave += 1
+            if budget is not None and why is None:
+                pairs_next = _next_wave_pairs(rows, label_a, label_b, processes,
+                                              compile_times, pair_times)
             if budget is None:
-                break
+                why = why or stop_reason
     finally:
         bar.close()
+    stop_reason = why
 
     measured_s = time.monotonic() - t0
     n_pairs = len(rows) // 2
@@ -547,6 +570,38 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
                       target_halfwidth=float(target_halfwidth) if budget is not None else None,
                       stop_reason=stop_reason, ci_method=ci_method,
                       measured_s=measured_s)
+
+
+def optimal_pairs(sigma_build: float, sigma_pair: float, seconds_per_build: float,
+                  seconds_per_pair: float, *, lo: int = 2, hi: int = 64) -> int:
+    """Pairs per build that minimise the variance for a given time.
+
+    Kalibera & Jones' dimensioning for two levels: with cost ``c_b`` per
+    build and ``c_p`` per pair, ``n_pairs = sqrt(c_b * sigma_pair**2 /
+    (c_p * sigma_build**2))`` minimises ``sigma_build**2 / n_b +
+    sigma_pair**2 / (n_b * n_pairs)`` for a fixed total cost. Clipped to
+    ``[lo, hi]`` (``hi`` also when ``sigma_build`` is 0 or unknown).
+    """
+    if not (math.isfinite(sigma_pair) and seconds_per_pair > 0):
+        return lo
+    if not (math.isfinite(sigma_build) and sigma_build > 0):
+        return hi
+    n = math.sqrt(max(seconds_per_build, 0.0) * sigma_pair ** 2
+                  / (seconds_per_pair * sigma_build ** 2))
+    return int(min(hi, max(lo, round(n))))
+
+
+def _next_wave_pairs(rows: list[dict], a: str, b: str, processes: int,
+                     compile_times: list[float], pair_times: list[float]) -> int:
+    """Budget mode: pairs per build of the next wave (at least `processes`)."""
+    try:
+        vc = _stats.variance_components(pd.DataFrame(rows), a, b)
+    except ParameterError:
+        return processes
+    c_b = max([*compile_times, _MIN_COMPILE_S])
+    c_p = float(np.median(pair_times)) if pair_times else 0.0
+    return max(processes, optimal_pairs(vc["sigma_build"], vc["sigma_pair"], c_b, c_p,
+                                        hi=max(64, processes)))
 
 
 def build_t_interval(obs: pd.DataFrame, a: object, b: object, *,

@@ -28,8 +28,8 @@ from ._build import REPO_ROOT
 from .exceptions import ParameterError, UnknownNameError
 
 __all__ = ["Workload", "Distribution", "workloads", "workload_names", "get_workload",
-           "validate_params", "size_distribution", "SIZES_DIR", "ENGINE_PARAMS",
-           "COMMON_PARAMS", "IMIX"]
+           "validate_params", "size_distribution", "rx_head_size", "rx_max_len",
+           "SIZES_DIR", "ENGINE_PARAMS", "COMMON_PARAMS", "IMIX"]
 
 #: where ``dist=csv:NAME`` looks for ``NAME.csv`` unless ``sizes_dir`` is given.
 SIZES_DIR = REPO_ROOT / "data" / "sizes"
@@ -241,9 +241,9 @@ def rx_max_len(params: Mapping[str, object], room: int) -> int:
     line = int(params["cache_line"])
     shinfo = _align(int(params["shinfo_size"]), line)
     headroom = int(params["net_skb_pad"]) + int(params["net_ip_align"])
-    if room < shinfo + headroom:
+    if room < shinfo:
         return 0
-    return ((room - shinfo) & ~(line - 1)) - headroom
+    return max(((room - shinfo) & ~(line - 1)) - headroom, 0)
 
 
 def _hits(dist: Distribution, a: int, b: int) -> bool:

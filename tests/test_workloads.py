@@ -239,13 +239,6 @@ def test_fraglib_run_refuses_before_writing(runs_root):
 
 # ---- ThreadSanitizer over the two-thread paths ----
 
-# One known race outside the workloads: page.c's buddy_free() reads the
-# flags/order of a buddy page (under zone.lock) that another thread may be
-# handing out through its pcp list (written without zone.lock in
-# pcp_alloc()/alloc_pages()).  Reported to the page-model owner; remove this
-# line once page.c reads those fields atomically.
-TSAN_SUPPRESSIONS = "race:buddy_free\n"
-
 def _tsan_engine(design):
     try:
         return build_engine(design, stats=True,
@@ -258,8 +251,6 @@ def _tsan_engine(design):
 @pytest.mark.parametrize("design", ["topdown", "bottomup"])
 def test_threadsanitizer_finds_no_race(design, tmp_path):
     path = _tsan_engine(design)
-    supp = tmp_path / "tsan.supp"
-    supp.write_text(TSAN_SUPPRESSIONS)
     a, b = TWO
     runs = [dict(workload="rx", packets=4000, warmup=1, cpu=a, cpu2=b, busy_poll=1),
             dict(workload="tx", packets=16, batch=4, warmup=1, cpu=a, cpu2=b,
@@ -267,7 +258,7 @@ def test_threadsanitizer_finds_no_race(design, tmp_path):
             dict(workload="ring", packets=4000, warmup=1, cpu=a, cpu2=b, size=2048,
                  busy_poll=1),
             dict(workload="ring", packets=2000, warmup=1, cpu=a, cpu2=a, size=75)]
-    env = {**os.environ, "TSAN_OPTIONS": f"halt_on_error=0 exitcode=66 suppressions={supp}"}
+    env = {**os.environ, "TSAN_OPTIONS": "halt_on_error=0 exitcode=66"}
     for params in runs:
         args = [str(path), "counters=0", *(f"{k}={v}" for k, v in params.items())]
         p = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)

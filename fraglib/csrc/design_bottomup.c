@@ -159,17 +159,17 @@ static noinline int __page_frag_cache_reload(struct page_frag_cache *nc,
 		if (unlikely(fragsz > PAGE_SIZE))
 			goto fail;
 		page = virt_to_page(nc->va);
-		if (page_ref_sub_and_test(page, nc->pagecnt_bias)) {
-			if (likely(!nc->pfmemalloc)) {
-				set_page_count(page, PAGE_FRAG_CACHE_MAX_SIZE + 1);
-				nc->pagecnt_bias = PAGE_FRAG_CACHE_MAX_SIZE + 1;
-				nc->offset = 0;
-				FRAG_STAT_INC(nc, reuses);
-				return 0;
-			}
+		if (!page_ref_sub_and_test(page, nc->pagecnt_bias)) {
+			FRAG_STAT_INC(nc, pages_abandoned);
+		} else if (nc->pfmemalloc) {
 			free_unref_page(page, compound_order(page));
 		} else {
-			FRAG_STAT_INC(nc, pages_abandoned);
+			/* Every fragment is gone: recycle it in place. */
+			set_page_count(page, PAGE_FRAG_CACHE_MAX_SIZE + 1);
+			nc->pagecnt_bias = PAGE_FRAG_CACHE_MAX_SIZE + 1;
+			nc->offset = 0;
+			FRAG_STAT_INC(nc, reuses);
+			return 0;
 		}
 	}
 

@@ -160,7 +160,7 @@ refill:
 					encoded_page_decode_order(encoded_page));
 			goto refill;
 		}
-		/* Every fragment is gone, so the count is 0: a plain set is safe. */
+		/* Every fragment is gone, so the count is 0: a plain set is safe */
 		set_page_count(page, PAGE_FRAG_CACHE_MAX_SIZE + 1);
 		nc->pagecnt_bias = PAGE_FRAG_CACHE_MAX_SIZE + 1;
 		FRAG_STAT_INC(nc, reuses);
@@ -216,18 +216,18 @@ static noinline int __page_frag_cache_reload(struct page_frag_cache *nc,
 		if (unlikely(fragsz > PAGE_SIZE))
 			goto fail;
 		page = encoded_page_decode_page(encoded_page);
-		if (page_ref_sub_and_test(page, nc->pagecnt_bias)) {
-			if (likely(!encoded_page_decode_pfmemalloc(encoded_page))) {
-				set_page_count(page, PAGE_FRAG_CACHE_MAX_SIZE + 1);
-				nc->pagecnt_bias = PAGE_FRAG_CACHE_MAX_SIZE + 1;
-				nc->offset = 0;
-				FRAG_STAT_INC(nc, reuses);
-				return 0;
-			}
+		if (!page_ref_sub_and_test(page, nc->pagecnt_bias)) {
+			FRAG_STAT_INC(nc, pages_abandoned);
+		} else if (encoded_page_decode_pfmemalloc(encoded_page)) {
 			free_unref_page(page,
 					encoded_page_decode_order(encoded_page));
 		} else {
-			FRAG_STAT_INC(nc, pages_abandoned);
+			/* Every fragment is gone: recycle it in place. */
+			set_page_count(page, PAGE_FRAG_CACHE_MAX_SIZE + 1);
+			nc->pagecnt_bias = PAGE_FRAG_CACHE_MAX_SIZE + 1;
+			nc->offset = 0;
+			FRAG_STAT_INC(nc, reuses);
+			return 0;
 		}
 	}
 

@@ -273,7 +273,8 @@ static void negoffset_inspect(const void *cache, struct frag_state *st)
 	st->va = nc->encoded_va ? encoded_page_address(nc->encoded_va) : NULL;
 	st->offset = nc->remaining;
 	st->order = encoded_page_order(nc->encoded_va);
-	st->size = nc->encoded_va ? page_frag_cache_page_size(nc->encoded_va) : 0;
+	st->size = nc->encoded_va ?
+		   page_frag_cache_page_size(nc->encoded_va) : 0;
 	st->bias = nc->pagecnt_bias;
 	st->pfmemalloc = encoded_page_pfmemalloc(nc->encoded_va);
 }

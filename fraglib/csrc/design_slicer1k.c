@@ -65,7 +65,8 @@ void *slicer1k_alloc(void *cache, unsigned int fragsz, unsigned int align_mask)
 	if (likely(offset >= 0))
 		goto use_frag;
 
-	page = alloc_pages(GFP_ATOMIC, 0);	/* alloc_pages_node(NUMA_NO_NODE) */
+	/* alloc_pages_node(NUMA_NO_NODE, gfp, 0) */
+	page = alloc_pages(GFP_ATOMIC, 0);
 	if (!page) {
 		FRAG_STAT_INC(nc, alloc_failures);
 		return NULL;

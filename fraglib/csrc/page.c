@@ -60,7 +60,7 @@ static _Thread_local uint64_t rng_state;
 void frag_page_bug(const struct page *page, const char *what)
 {
 	fprintf(stderr, "fraglib: BUG: %s (pfn %lu, refcount %d, flags %#lx)\n",
-		what, page_to_pfn(page), page_ref_count(page), page->flags);
+		what, page_to_pfn(page), page_ref_count(page), page_flags(page));
 	abort();
 }
 
@@ -109,7 +109,7 @@ static void area_add(struct page *page, unsigned int order)
 {
 	struct free_area *fa = &zone.area[order];
 
-	page->flags = PG_buddy;
+	set_page_flags(page, PG_buddy);
 	page->order = order;
 	page->lru_prev = NULL;
 	page->lru_next = fa->head;
@@ -129,7 +129,7 @@ static void area_del(struct page *page, unsigned int order)
 		fa->head = page->lru_next;
 	if (page->lru_next)
 		page->lru_next->lru_prev = page->lru_prev;
-	page->flags &= ~PG_buddy;
+	set_page_flags(page, page_flags(page) & ~PG_buddy);
 	page->lru_next = page->lru_prev = NULL;
 	fa->nr_free--;
 }
@@ -143,7 +143,7 @@ static void buddy_free(unsigned long pfn, unsigned int order)
 		if (buddy + (1ul << order) > frag_nr_pages)
 			break;
 		bp = &frag_mem_map[buddy];
-		if (!(bp->flags & PG_buddy) || bp->order != order)
+		if (!(page_flags(bp) & PG_buddy) || bp->order != order)
 			break;
 		area_del(bp, order);
 		pfn &= ~(1ul << order);
@@ -196,7 +196,7 @@ static struct page *pcp_alloc(unsigned int order)
 			if (pfn < 0)
 				break;
 			page = &frag_mem_map[pfn];
-			page->flags = PG_pcp;
+			set_page_flags(page, PG_pcp);
 			page->order = order;
 			page->lru_next = pcp->head;
 			pcp->head = page;
@@ -209,7 +209,7 @@ static struct page *pcp_alloc(unsigned int order)
 		pcp->head = page->lru_next;
 		pcp->count--;
 		page->lru_next = NULL;
-		page->flags = 0;
+		set_page_flags(page, 0);
 	}
 	spin_unlock(&pcp->lock);
 	return page;
@@ -223,7 +223,7 @@ static void pcp_flush(struct pcp_list *pcp, unsigned int n)
 
 		pcp->head = page->lru_next;
 		pcp->count--;
-		page->flags = 0;
+		set_page_flags(page, 0);
 		buddy_free(page_to_pfn(page), page->order);
 	}
 	spin_unlock(&zone.lock);
@@ -234,7 +234,7 @@ static void pcp_free(struct page *page, unsigned int order)
 	struct pcp_list *pcp = &zone.pcp[this_cpu][pcp_index(order)];
 
 	spin_lock(&pcp->lock);
-	page->flags = PG_pcp;
+	set_page_flags(page, PG_pcp);
 	page->order = order;
 	page->lru_next = pcp->head;
 	pcp->head = page;
@@ -295,18 +295,18 @@ struct page *alloc_pages(gfp_t gfp, unsigned int order)
 	if (!page)
 		goto fail;
 
-	page->flags = 0;
+	set_page_flags(page, 0);
 	page->order = order;
 	if (order && (gfp & __GFP_COMP)) {
-		page->flags |= PG_head;
+		set_page_flags(page, PG_head);
 		for (i = 1; i < nr; i++) {
-			page[i].flags = PG_tail;
+			set_page_flags(&page[i], PG_tail);
 			page[i].compound_head = page;
 		}
 	}
 	if (!(gfp & __GFP_NOMEMALLOC) && zone.pfmemalloc_threshold &&
 	    fault_rand() < zone.pfmemalloc_threshold) {
-		page->flags |= PG_pfmemalloc;
+		set_page_flags(page, page_flags(page) | PG_pfmemalloc);
 		atomic_fetch_add(&pstat.pfmemalloc_pages, 1);
 	}
 	set_page_count(page, 1);
@@ -323,10 +323,10 @@ void __free_pages(struct page *page, unsigned int order)
 	unsigned long i, nr = 1ul << order;
 
 	FRAG_BUG_ON(page_ref_count(page) != 0, page, "freeing a referenced page");
-	FRAG_BUG_ON(page->flags & (PG_buddy | PG_pcp | PG_tail), page,
+	FRAG_BUG_ON(page_flags(page) & (PG_buddy | PG_pcp | PG_tail), page,
 		    "double free or freeing a tail page");
-	for (i = 1; i < nr && (page->flags & PG_head); i++) {
-		page[i].flags = 0;
+	for (i = 1; i < nr && (page_flags(page) & PG_head); i++) {
+		set_page_flags(&page[i], 0);
 		page[i].compound_head = NULL;
 	}
 	atomic_fetch_add(&pstat.pages_freed, nr);
@@ -448,16 +448,16 @@ int frag_pages_check(char *msg, size_t len)
 	for (pfn = 0; pfn < frag_nr_pages; pfn++) {
 		struct page *p = &frag_mem_map[pfn];
 
-		if ((p->flags & (PG_buddy | PG_pcp)) && page_ref_count(p)) {
+		if ((page_flags(p) & (PG_buddy | PG_pcp)) && page_ref_count(p)) {
 			snprintf(msg, len, "free page %lu has refcount %d",
 				 pfn, page_ref_count(p));
 			return -1;
 		}
-		if ((p->flags & PG_tail) && !p->compound_head) {
+		if ((page_flags(p) & PG_tail) && !p->compound_head) {
 			snprintf(msg, len, "tail page %lu has no head", pfn);
 			return -1;
 		}
-		if (p->flags & PG_buddy)
+		if (page_flags(p) & PG_buddy)
 			free_pages += 1ul << p->order;
 	}
 	for (c = 0; c < FRAG_NR_CPUS; c++)

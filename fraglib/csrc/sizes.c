@@ -53,7 +53,7 @@ uint64_t frag_rng_next(struct frag_rng *rng)
 	return r;
 }
 
-/* Uniform on [0, n): the high half of a 64x64 product (Lemire), bias < n/2^64. */
+/* Uniform on [0, n): high half of a 64x64 product (Lemire), bias < n/2^64. */
 static inline uint64_t below(uint64_t x, uint64_t n)
 {
 	return (uint64_t)(((unsigned __int128)x * n) >> 64);
@@ -288,7 +288,7 @@ static int parse_csv(struct frag_dist *d, const char *spec, const char *name,
 		s = trim(s);
 		if (header_ok && ((*s >= 'a' && *s <= 'z') ||
 				  (*s >= 'A' && *s <= 'Z'))) {
-			/* One header line ("size,weight") before the first row. */
+			/* One header ("size,weight") before the first row. */
 			header_ok = 0;
 			continue;
 		}

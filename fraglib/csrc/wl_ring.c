@@ -60,7 +60,8 @@ static int ring_run(struct frag_run *r)
 	struct wl_mem mem;
 	void *nc = r->nc;
 
-	if (wl_ring_init(&ring, p->ring_size) || frag_reserve_samples(r, total)) {
+	if (wl_ring_init(&ring, p->ring_size) ||
+	    frag_reserve_samples(r, total)) {
 		snprintf(r->err, sizeof(r->err), "out of memory for the ring");
 		wl_ring_exit(&ring);
 		return -1;
@@ -95,7 +96,7 @@ static int ring_run(struct frag_run *r)
 			if (unlikely((uintptr_t)va & misalign))
 				misaligned++;
 			if (unlikely(wl_ring_push(&ring, va))) {
-				/* Full: free it here, uncounted, and let pop run. */
+				/* Full: free it here, uncounted; let pop run. */
 				frag_free(va);
 				self++;
 				wl_wait(p->busy_poll);

@@ -7,7 +7,7 @@
  * Per frame: its length comes from `dist`; the head fragment is
  *
  *	SKB_HEAD_ALIGN(len + NET_SKB_PAD + NET_IP_ALIGN)
- *	  = ALIGN(len + pad + ip_align, cache_line) + ALIGN(shinfo, cache_line)
+ *	  = ALIGN(len + pad + ip_align, line) + ALIGN(shinfo, line)
  *
  * (1514 B -> 1920 B with the x86_64 values).  A head larger than a page
  * goes to kmalloc in the kernel, so it is counted and not allocated.  The
@@ -46,10 +46,12 @@ static long rx_max_len(const struct frag_params *p, unsigned long room)
 	unsigned long shinfo = ALIGN_UP(p->shinfo_size, p->cache_line);
 	unsigned long headroom = p->net_skb_pad + p->net_ip_align;
 
-	if (room < shinfo + headroom)
+	unsigned long data;
+
+	if (room < shinfo)
 		return 0;
-	return (long)(((room - shinfo) & ~((unsigned long)p->cache_line - 1)) -
-		      headroom);
+	data = (room - shinfo) & ~((unsigned long)p->cache_line - 1);
+	return data > headroom ? (long)(data - headroom) : 0;
 }
 
 static int rx_validate(const struct frag_params *p, char *err, size_t len)
@@ -101,6 +103,23 @@ static inline void rx_release(struct rx_state *s, void *va)
 	}
 }
 
+/*
+ * What the driver and __build_skb_around() write into a new head: the
+ * first @touch bytes after the headroom (headers the stack parses), then
+ * skb_shared_info cleared up to dataref (@clear bytes) and dataref = 1.
+ */
+static inline void rx_build_skb(unsigned char *va, unsigned long headroom,
+				unsigned long touch, unsigned char *shinfo,
+				unsigned long clear, bool has_dataref)
+{
+	static const uint32_t dataref = 1;
+
+	memset(va + headroom, 0x5a, touch);
+	memset(shinfo, 0, clear);
+	if (has_dataref)
+		memcpy(shinfo + SHINFO_DATAREF_OFF, &dataref, sizeof(dataref));
+}
+
 static int rx_run(struct frag_run *r)
 {
 	const struct frag_params *p = r->p;
@@ -108,8 +127,9 @@ static int rx_run(struct frag_run *r)
 	unsigned long line = p->cache_line;
 	unsigned long shinfo = ALIGN_UP(p->shinfo_size, line);
 	unsigned long headroom = p->net_skb_pad + p->net_ip_align;
-	unsigned long clear = p->shinfo_size < SHINFO_DATAREF_OFF ?
-			      p->shinfo_size : SHINFO_DATAREF_OFF;
+	/* A shinfo too small to hold dataref is only cleared. */
+	bool has_dataref = p->shinfo_size >= SHINFO_DATAREF_OFF + 4;
+	unsigned long clear = has_dataref ? SHINFO_DATAREF_OFF : p->shinfo_size;
 	long batch = p->batch, nwarm = p->warmup * batch;
 	long total = p->warmup + (p->packets + batch - 1) / batch;
 	long nframes = nwarm + p->packets, k = 0, b;
@@ -140,7 +160,8 @@ static int rx_run(struct frag_run *r)
 	r->nperf = s.remote ? 2 : 1;
 	if (s.remote) {
 		if (wl_ring_init(&ring, p->ring_size)) {
-			snprintf(r->err, sizeof(r->err), "out of memory for the ring");
+			snprintf(r->err, sizeof(r->err),
+				 "out of memory for the ring");
 			goto fail;
 		}
 		if (wl_peer_start(&s.peer, r, &ring, p->cpu2))
@@ -174,18 +195,14 @@ static int rx_run(struct frag_run *r)
 			}
 			va = frag_alloc(nc, fragsz, mask);
 			if (unlikely(!va)) {
-				failed++;	/* the driver drops the frame */
+				/* The driver drops the frame. */
+				failed++;
 				continue;
 			}
 			allocated++;
 			bytes_req += fragsz;
-			memset(va + headroom, 0x5a, touch);
-			if (clear) {
-				memset(va + data, 0, clear);
-				if (p->shinfo_size >= SHINFO_DATAREF_OFF + 4)
-					*(volatile uint32_t *)(va + data +
-							       SHINFO_DATAREF_OFF) = 1;
-			}
+			rx_build_skb(va, headroom, touch, va + data, clear,
+				     has_dataref);
 			s.fifo[s.tail] = va;
 			s.tail = s.tail + 1 == s.cap ? 0 : s.tail + 1;
 			if (s.tail == s.head) {

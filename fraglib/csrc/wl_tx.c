@@ -40,7 +40,7 @@
 
 #define MAX_SKB_FRAGS		17	/* sysctl_max_skb_frags default */
 #define TX_PREPARE_MIN		32u	/* sk_page_frag_refill(): 32U */
-#define TX_SRC_LEN		65536u	/* user buffer the copies cycle through */
+#define TX_SRC_LEN		65536u	/* the user buffer copies cycle through */
 
 struct tx_skb {
 	uint32_t len;
@@ -53,7 +53,7 @@ struct tx_skb {
 struct tx_state {
 	struct tx_skb *skb;	/* FIFO: [head, tail) sent, tail = filling */
 	long head, tail, cap;
-	long tx_delay;		/* wire segments in flight before completion */
+	long tx_delay;		/* segments in flight before completion */
 	long inflight_segs;
 	unsigned int mss;
 	unsigned int size_goal;
@@ -288,7 +288,8 @@ static int tx_run(struct frag_run *r)
 	r->nperf = s.remote ? 2 : 1;
 	if (s.remote) {
 		if (wl_ring_init(&ring, p->ring_size)) {
-			snprintf(r->err, sizeof(r->err), "out of memory for the ring");
+			snprintf(r->err, sizeof(r->err),
+				 "out of memory for the ring");
 			goto fail;
 		}
 		if (wl_peer_start(&s.peer, r, &ring, p->cpu2))

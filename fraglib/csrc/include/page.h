@@ -142,6 +142,22 @@ static inline void free_unref_page(struct page *page, unsigned int order)
 	__free_pages(page, order);
 }
 
+/*
+ * page->flags is read without the zone lock (buddy_free() peeks at a
+ * neighbour another CPU may be allocating; free paths test PG_tail), so
+ * every access is a relaxed atomic, as the kernel's bitops on page->flags
+ * are.  On x86 these are plain moves.
+ */
+static inline unsigned long page_flags(const struct page *page)
+{
+	return __atomic_load_n(&page->flags, __ATOMIC_RELAXED);
+}
+
+static inline void set_page_flags(struct page *page, unsigned long flags)
+{
+	__atomic_store_n(&page->flags, flags, __ATOMIC_RELAXED);
+}
+
 static inline unsigned long page_to_pfn(const struct page *page)
 {
 	return (unsigned long)(page - frag_mem_map);
@@ -161,7 +177,7 @@ static inline struct page *virt_to_page(const void *addr)
 
 static inline struct page *compound_head(struct page *page)
 {
-	return unlikely(page->flags & PG_tail) ? page->compound_head : page;
+	return unlikely(page_flags(page) & PG_tail) ? page->compound_head : page;
 }
 
 static inline struct page *virt_to_head_page(const void *addr)
@@ -171,12 +187,12 @@ static inline struct page *virt_to_head_page(const void *addr)
 
 static inline unsigned int compound_order(const struct page *page)
 {
-	return (page->flags & PG_head) ? page->order : 0;
+	return (page_flags(page) & PG_head) ? page->order : 0;
 }
 
 static inline bool page_is_pfmemalloc(const struct page *page)
 {
-	return page->flags & PG_pfmemalloc;
+	return page_flags(page) & PG_pfmemalloc;
 }
 
 /* True if @addr lies inside the arena (and so has a struct page). */

@@ -119,7 +119,7 @@ enum { WL_PEER_STARTING, WL_PEER_READY, WL_PEER_GO };
  * @done:   set (release) by the producer after its last push.
  * @freed:  fragments the peer freed.
  * @t_end:  wl_now_ns() when it popped the last one.
- * @err:    non-zero if pinning failed (then it frees nothing).
+ * @err:    non-zero if pinning failed (it runs unpinned; the run fails).
  */
 struct wl_peer {
 	struct frag_run *r;
@@ -146,13 +146,15 @@ static inline void *wl_peer_main(void *arg)
 
 		CPU_ZERO(&set);
 		CPU_SET(w->cpu, &set);
-		w->err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		w->err = pthread_setaffinity_np(pthread_self(), sizeof(set),
+						&set);
 	}
 	/* Its own pcp list, as a different CPU has in the kernel. */
 	frag_set_cpu(1);
 	frag_perf_open(&w->r->perf[1], w->r->p->counters);
 	atomic_store_explicit(&w->state, WL_PEER_READY, memory_order_release);
-	while (atomic_load_explicit(&w->state, memory_order_acquire) != WL_PEER_GO)
+	while (atomic_load_explicit(&w->state, memory_order_acquire) !=
+	       WL_PEER_GO)
 		wl_wait(busy_poll);
 
 	for (;;) {

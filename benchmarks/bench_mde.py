@@ -1,0 +1,65 @@
+"""Benchmark (not a test): the MDE this machine reaches, and how fast.
+
+topdown vs bottomup on fastpath with :func:`fraglib.compare.compare` in
+budget mode: waves of layout builds, randomized ABBA pairs of fresh engine
+processes, until the CI half-width on B/A is below the target or the budget
+is spent. Prints the achieved minimum detectable effect (alpha 0.05, power
+0.8), the CI half-width, the wall time to reach them and the verdict. Goal:
+MDE <= 0.5 % within 5 minutes on a 2-core VM.
+
+    .venv/bin/python benchmarks/bench_mde.py [--budget 300] [--builds 4]
+        [--processes 8] [--packets 262144] [--target 0.0025]
+"""
+
+import argparse
+import math
+import time
+
+from fraglib import compare as cmp
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--a", default="topdown")
+    ap.add_argument("--b", default="bottomup")
+    ap.add_argument("--workload", default="fastpath")
+    ap.add_argument("--budget", type=float, default=300.0, help="seconds (default 300)")
+    ap.add_argument("--builds", type=int, default=4, help="builds per wave (default 4)")
+    ap.add_argument("--processes", type=int, default=8,
+                    help="ABBA pairs per build in a wave (default 8)")
+    ap.add_argument("--packets", type=int, default=262144)
+    ap.add_argument("--target", type=float, default=0.0025,
+                    help="CI half-width to stop at (default 0.0025 = ±0.25 %%)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--store", action="store_true", help="keep the runs in the store")
+    args = ap.parse_args()
+
+    t0 = time.monotonic()
+    c = cmp.compare(args.a, args.b, workload=args.workload, builds=args.builds,
+                    processes=args.processes, budget=args.budget,
+                    target_halfwidth=args.target, packets=args.packets, seed=args.seed,
+                    store=args.store, progress=False)
+    wall = time.monotonic() - t0
+    v = c.verdict
+    mde = v.mde
+    print(f"bench_mde: {args.b} vs {args.a} on {args.workload}, packets={args.packets}, "
+          f"budget {args.budget:g} s, waves of {args.builds} builds x {args.processes} pairs")
+    print(f"  stopped:          {c.stop_reason} after {c.measured_s:.1f} s "
+          f"(wall {wall:.1f} s with builds and bootstrap)")
+    print(f"  repetitions:      {v.n_builds} layout builds, {v.n_pairs} ABBA pairs, "
+          f"{c.n_processes} engine processes")
+    print(f"  variance:         sigma_build {100 * v.sigma_build:.3f} %, "
+          f"sigma_pair {100 * v.sigma_pair:.3f} % (SD of log B/A)")
+    print(f"  CI half-width:    {100 * c.halfwidth:.3f} % (target {100 * args.target:.2f} %)")
+    mde_txt = f"{100 * mde:.3f} %" if math.isfinite(mde) else "unknown"
+    goal = "met" if math.isfinite(mde) and mde <= 0.005 and wall <= 300 else "NOT met"
+    print(f"  achieved MDE:     {mde_txt} in {wall:.0f} s (goal MDE <= 0.5 % in 300 s: {goal})")
+    costs = c.costs()
+    print(f"  cost:             {costs['seconds_per_pair']:.3f} s per pair, "
+          f"{costs['seconds_per_build']:.2f} s per build")
+    print(f"  verdict:          {v.text}")
+    print(f"  interval:         {c.ci_method}")
+
+
+if __name__ == "__main__":
+    main()
