@@ -32,9 +32,8 @@ def forest(table: pd.DataFrame, *, label: str = "label", title: str | None = Non
     y = range(len(t))
     colours = t["kind"].map({"faster": "tab:green", "slower": "tab:red",
                              "layout-sensitive": "tab:orange"}).fillna("tab:grey")
-    ax.errorbar((t["effect"] - 1) * 100, y,
-                xerr=[(t["effect"] - t["ci_lo"]) * 100, (t["ci_hi"] - t["effect"]) * 100],
-                fmt="none", ecolor=list(colours), capsize=3)
+    ax.hlines(list(y), (t["ci_lo"] - 1) * 100, (t["ci_hi"] - 1) * 100,
+              colors=list(colours), lw=2)
     ax.scatter((t["effect"] - 1) * 100, y, c=list(colours), zorder=3)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(list(y), t[label] if label in t else list(y))
