@@ -330,21 +330,35 @@ def _validate(a, b, workload, builds, processes, aa, budget, slowdown, seed, res
         if k in params:
             raise ParameterError(k, params[k], "not settable here: compare() chooses "
                                  "it for every process")
+    from .workloads import COMMON_PARAMS, get_workload, validate_params
+
+    # what fraglib.run will use: given, else the workload's preference, else
+    # run()'s own default (ring: 2048-byte objects, tx: 16 messages a sample)
     defaults = {"packets": 262144, "size": 256, "align": 1, "batch": 64, "warmup": 16}
-    api.validate_common(**{k: run_kw.get(k, v) for k, v in defaults.items()})
+    defaults = dict(getattr(api, "RUN_DEFAULTS", defaults))
+    if workload in _workload_names():
+        defaults.update({k: v for k, v in get_workload(workload).params.items()
+                         if k in defaults})
+    effective = {k: run_kw.get(k, v) for k, v in defaults.items()}
+    api.validate_common(**effective)
     if "cpu" in run_kw and run_kw["cpu"] is not None:
         api.check_cpu("cpu", run_kw["cpu"])
-    from . import workloads as _workloads
     cpu = run_kw.get("cpu")
     cpu = api.default_cpu() if cpu is None else cpu
-    wl_params = dict(_workloads.validate_params(workload, dict(params), cpu=cpu))
-    common = {k: v for k, v in run_kw.items() if k in _workloads.COMMON_PARAMS}
+    wl_params = dict(validate_params(workload, dict(params), cpu=cpu))
+    common = {k: v for k, v in {**effective, **run_kw}.items() if k in COMMON_PARAMS}
     for design in dict.fromkeys((a, b)):        # a design the workload refuses
-        _workloads.validate_params(workload, {**common, **wl_params}, design=design)
-    return run_kw, wl_params
+        validate_params(workload, {**common, **wl_params}, design=design)
+    return {**effective, **run_kw}, wl_params
 
 
 # ---- the experiment -----------------------------------------------------------
+
+
+def _workload_names() -> tuple[str, ...]:
+    from .workloads import workload_names
+
+    return workload_names()
 
 
 def _labels(a: str, b: str, slowdown: int) -> tuple[str, str]:

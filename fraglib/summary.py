@@ -41,10 +41,10 @@ _TABLE_COLUMNS = ("label", "design", "workload", "baseline", "kind", "kind_raw",
 
 def _preferred(workload: str) -> dict:
     """The workload's preferred values of fraglib.run's own arguments."""
-    from . import workloads as _wl
     from .compare import RUN_KEYS
+    from .workloads import get_workload
 
-    w = _wl.get_workload(workload)
+    w = get_workload(workload)
     return {k: v for k, v in w.params.items() if k in RUN_KEYS}
 
 
@@ -87,7 +87,6 @@ def verdicts(baseline: str = "topdown", designs: Sequence[str] | None = None,
         (why a cell is "not applicable", else empty), ``ci_method`` and
         ``wall_s``. Not-applicable rows have NaN numbers.
     """
-    from . import workloads as _wl
     from .compare import _validate, compare
     from .designs import design_names, get_design
 
@@ -100,7 +99,9 @@ def verdicts(baseline: str = "topdown", designs: Sequence[str] | None = None,
         get_design(d)
     if baseline in designs:
         raise ParameterError("designs", baseline, "designs other than the baseline")
-    known = _wl.workload_names()
+    from .workloads import workload_names
+
+    known = workload_names()
     wanted = [w for w in known if w != "sizes"] if workloads is None else list(workloads)
     present = [w for w in wanted if w in known]
     extra = dict(workload_params or {})

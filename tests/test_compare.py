@@ -72,6 +72,9 @@ def test_a_workload_that_refuses_a_design_is_a_parameter_error():
     with pytest.raises(ParameterError, match="slicer1k") as e:
         cmp.compare("topdown", "slicer1k", workload="ring", size=2048)
     assert e.value.param == "size"
+    with pytest.raises(ParameterError, match="slicer1k") as e:     # ring prefers 2048 B
+        cmp.compare("topdown", "slicer1k", workload="ring")
+    assert e.value.param == "size"
 
 
 # ---- validation: CLI ---------------------------------------------------------

@@ -18,6 +18,7 @@
 #include <errno.h>
 
 #include "frag.h"
+#include "page_frag.h"
 
 struct page_frag_cache {
 	void *va;
@@ -29,9 +30,6 @@ struct page_frag_cache {
 _Static_assert(sizeof(struct page_frag_cache) == 24, "old struct is 24 B");
 _Static_assert(sizeof(struct page_frag_cache) <= FRAG_CACHE_STORAGE,
 	       "fits the box");
-
-/* __ALIGN_KERNEL_MASK(x, mask): round x up to a multiple of mask + 1. */
-#define __ALIGN_KERNEL_MASK(x, mask)	(((x) + (mask)) & ~(mask))
 
 static noinline struct page *__page_frag_cache_refill(struct page_frag_cache *nc,
 						      gfp_t gfp_mask)
@@ -123,22 +121,16 @@ refill:
 
 void bottomup_free(void *addr)
 {
-	struct page *page = virt_to_head_page(addr);
-
-	if (unlikely(put_page_testzero(page)))
-		free_unref_page(page, compound_order(page));
+	page_frag_free(addr);
 }
 
 void bottomup_drain(void *cache)
 {
 	struct page_frag_cache *nc = cache;
-	struct page *page;
 
 	if (!nc->va)
 		return;
-	page = virt_to_head_page(nc->va);
-	if (page_ref_sub_and_test(page, nc->pagecnt_bias))
-		free_unref_page(page, compound_order(page));
+	__page_frag_cache_drain(virt_to_head_page(nc->va), nc->pagecnt_bias);
 	nc->va = NULL;
 }
 

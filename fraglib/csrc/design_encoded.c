@@ -21,24 +21,8 @@
 #include <errno.h>
 
 #include "frag.h"
-
-/*
- * A whole byte for the order: the shift that rebuilds the size takes a
- * byte operand anyway, so a narrower field would save nothing.
- */
-#define PAGE_FRAG_CACHE_ORDER_MASK	0xFFul		/* GENMASK(7, 0) */
-#define PAGE_FRAG_CACHE_PFMEMALLOC_BIT	(PAGE_FRAG_CACHE_ORDER_MASK + 1)
-
-/* The kernel's BUILD_BUG_ON()s in encoded_page_create(). */
-_Static_assert(PAGE_FRAG_CACHE_MAX_ORDER <= PAGE_FRAG_CACHE_ORDER_MASK,
-	       "the cache's order must fit the order bits");
-_Static_assert(FRAG_MAX_ORDER <= PAGE_FRAG_CACHE_ORDER_MASK,
-	       "any order the page model hands out must fit");
-_Static_assert(PAGE_FRAG_CACHE_PFMEMALLOC_BIT < PAGE_SIZE,
-	       "the flag must sit below the page-aligned address bits");
-
-/* __ALIGN_KERNEL_MASK(x, mask): round x up to a multiple of mask + 1. */
-#define __ALIGN_KERNEL_MASK(x, mask)	(((x) + (mask)) & ~(mask))
+#include "page_frag.h"
+#include "page_frag_encoded.h"
 
 /* 64-bit: 8 + 4 + 4 = 16, no padding (mm_types_task.h after Part-1). */
 struct page_frag_cache {
@@ -50,36 +34,6 @@ _Static_assert(sizeof(struct page_frag_cache) == 16,
 	       "6.13 struct is 16 B, the size of struct page_frag");
 _Static_assert(sizeof(struct page_frag_cache) <= FRAG_CACHE_STORAGE,
 	       "fits the box");
-
-static inline unsigned long encoded_page_create(struct page *page,
-						unsigned int order,
-						bool pfmemalloc)
-{
-	return (unsigned long)page_address(page) |
-	       (order & PAGE_FRAG_CACHE_ORDER_MASK) |
-	       ((unsigned long)pfmemalloc * PAGE_FRAG_CACHE_PFMEMALLOC_BIT);
-}
-
-static inline unsigned long encoded_page_decode_order(unsigned long encoded)
-{
-	return encoded & PAGE_FRAG_CACHE_ORDER_MASK;
-}
-
-static inline void *encoded_page_decode_virt(unsigned long encoded)
-{
-	return (void *)(encoded & PAGE_MASK);
-}
-
-static inline bool encoded_page_decode_pfmemalloc(unsigned long encoded)
-{
-	return !!(encoded & PAGE_FRAG_CACHE_PFMEMALLOC_BIT);
-}
-
-/* virt_to_page() ignores the low bits, so no masking is needed. */
-static inline struct page *encoded_page_decode_page(unsigned long encoded)
-{
-	return virt_to_page((void *)encoded);
-}
 
 static noinline struct page *__page_frag_cache_refill(struct page_frag_cache *nc,
 						      gfp_t gfp_mask)
@@ -178,23 +132,17 @@ refill:
 
 void encoded_free(void *addr)
 {
-	struct page *page = virt_to_head_page(addr);
-
-	if (unlikely(put_page_testzero(page)))
-		free_unref_page(page, compound_order(page));
+	page_frag_free(addr);
 }
 
 void encoded_drain(void *cache)
 {
 	struct page_frag_cache *nc = cache;
-	struct page *page;
 
 	if (!nc->encoded_page)
 		return;
-	page = encoded_page_decode_page(nc->encoded_page);
-	FRAG_BUG_ON(page_ref_count(page) == 0, page, "drain of a free page");
-	if (page_ref_sub_and_test(page, nc->pagecnt_bias))
-		free_unref_page(page, compound_order(page));
+	__page_frag_cache_drain(encoded_page_decode_page(nc->encoded_page),
+				nc->pagecnt_bias);
 	nc->encoded_page = 0;
 }
 

@@ -23,21 +23,12 @@
 #include <errno.h>
 
 #include "frag.h"
+#include "page_frag.h"
+#include "page_frag_encoded.h"
 
-#define PAGE_FRAG_CACHE_ORDER_MASK	0xFFul		/* GENMASK(7, 0) */
-#define PAGE_FRAG_CACHE_PFMEMALLOC_BIT	(PAGE_FRAG_CACHE_ORDER_MASK + 1)
-
-_Static_assert(PAGE_FRAG_CACHE_MAX_ORDER <= PAGE_FRAG_CACHE_ORDER_MASK,
-	       "the cache's order must fit the order bits");
-_Static_assert(FRAG_MAX_ORDER <= PAGE_FRAG_CACHE_ORDER_MASK,
-	       "any order the page model hands out must fit");
-_Static_assert(PAGE_FRAG_CACHE_PFMEMALLOC_BIT < PAGE_SIZE,
-	       "the flag must sit below the page-aligned address bits");
 /* -size must be representable, and rounding it up must stay <= 0. */
 _Static_assert(PAGE_FRAG_CACHE_MAX_SIZE <= INT32_MAX,
 	       "a signed 32-bit counter covers the largest page");
-/* __ALIGN_KERNEL_MASK(x, mask): round x up to a multiple of mask + 1. */
-#define __ALIGN_KERNEL_MASK(x, mask)	(((x) + (mask)) & ~(mask))
 
 /*
  * The int counter meets the unsigned mask: the math is done unsigned and
@@ -58,79 +49,8 @@ _Static_assert(sizeof(struct page_frag_cache) == 16,
 _Static_assert(sizeof(struct page_frag_cache) <= FRAG_CACHE_STORAGE,
 	       "fits the box");
 
-static inline unsigned long encode_aligned_va(void *va, unsigned int order,
-					      bool pfmemalloc)
-{
-	return (unsigned long)va | (order & PAGE_FRAG_CACHE_ORDER_MASK) |
-	       ((unsigned long)pfmemalloc * PAGE_FRAG_CACHE_PFMEMALLOC_BIT);
-}
-
-static inline unsigned int encoded_page_order(unsigned long encoded_va)
-{
-	return encoded_va & PAGE_FRAG_CACHE_ORDER_MASK;
-}
-
-static inline bool encoded_page_pfmemalloc(unsigned long encoded_va)
-{
-	return !!(encoded_va & PAGE_FRAG_CACHE_PFMEMALLOC_BIT);
-}
-
-static inline void *encoded_page_address(unsigned long encoded_va)
-{
-	return (void *)(encoded_va & PAGE_MASK);
-}
-
-static inline unsigned int page_frag_cache_page_size(unsigned long encoded_va)
-{
-	return PAGE_SIZE << encoded_page_order(encoded_va);
-}
-
-static struct page *__page_frag_cache_refill(struct page_frag_cache *nc,
-					     gfp_t gfp_mask)
-{
-	unsigned int order = PAGE_FRAG_CACHE_MAX_ORDER;
-	struct page *page;
-	gfp_t gfp = gfp_mask;
-
-	gfp_mask = (gfp_mask & ~__GFP_DIRECT_RECLAIM) | __GFP_COMP |
-		   __GFP_NOWARN | __GFP_NORETRY | __GFP_NOMEMALLOC;
-	page = alloc_pages(gfp_mask, PAGE_FRAG_CACHE_MAX_ORDER);
-	if (unlikely(!page)) {
-		FRAG_STAT_INC(nc, high_order_fallbacks);
-		page = alloc_pages(gfp, 0);
-		order = 0;
-	}
-	if (unlikely(!page)) {
-		nc->encoded_va = 0;
-		return NULL;
-	}
-	FRAG_STAT_INC(nc, refills);
-	nc->encoded_va = encode_aligned_va(page_address(page), order,
-					   page_is_pfmemalloc(page));
-	/* Not atomic_set: get_page_unless_zero() users may race. */
-	page_ref_add(page, PAGE_FRAG_CACHE_MAX_SIZE);
-	return page;
-}
-
-/* Take the page back if every fragment is gone and it may be reused. */
-static bool __page_frag_cache_reuse(struct page_frag_cache *nc)
-{
-	unsigned long encoded_va = nc->encoded_va;
-	struct page *page = virt_to_page((void *)encoded_va);
-
-	if (!page_ref_sub_and_test(page, nc->pagecnt_bias)) {
-		FRAG_STAT_INC(nc, pages_abandoned);
-		return false;
-	}
-	if (unlikely(encoded_page_pfmemalloc(encoded_va))) {
-		free_unref_page(page, encoded_page_order(encoded_va));
-		return false;
-	}
-	/* Every fragment is gone, so the count is 0: a plain set is safe. */
-	set_page_count(page, PAGE_FRAG_CACHE_MAX_SIZE + 1);
-	FRAG_STAT_INC(nc, reuses);
-	return true;
-}
+/* Refill and reuse, shared with design_remaining.c. */
+#include "page_frag_reload.h"
 
 static noinline bool __page_frag_cache_reload(struct page_frag_cache *nc,
 					      gfp_t gfp_mask)
@@ -185,7 +105,8 @@ void *negoffset_alloc(void *cache, unsigned int fragsz,
 	FRAG_STAT_INC(nc, allocs);
 	FRAG_STAT_ADD(nc, bytes_requested, fragsz);
 	FRAG_STAT_ADD(nc, bytes_consumed, nc->remaining - prev);
-	return (char *)encoded_page_address(nc->encoded_va) + size + remaining;
+	return (char *)encoded_page_decode_virt(nc->encoded_va) + size +
+	       remaining;
 fail:
 	FRAG_STAT_INC(nc, alloc_failures);
 	return NULL;
@@ -193,23 +114,17 @@ fail:
 
 void negoffset_free(void *addr)
 {
-	struct page *page = virt_to_head_page(addr);
-
-	if (unlikely(put_page_testzero(page)))
-		free_unref_page(page, compound_order(page));
+	page_frag_free(addr);
 }
 
 void negoffset_drain(void *cache)
 {
 	struct page_frag_cache *nc = cache;
-	struct page *page;
 
 	if (!nc->encoded_va)
 		return;
-	page = virt_to_page((void *)nc->encoded_va);
-	FRAG_BUG_ON(page_ref_count(page) == 0, page, "drain of a free page");
-	if (page_ref_sub_and_test(page, nc->pagecnt_bias))
-		free_unref_page(page, compound_order(page));
+	__page_frag_cache_drain(virt_to_page((void *)nc->encoded_va),
+				nc->pagecnt_bias);
 	nc->encoded_va = 0;
 	nc->remaining = 0;
 }
@@ -233,7 +148,7 @@ int negoffset_prepare(void *cache, unsigned int fragsz,
 			goto fail;
 	}
 	pf->offset = size + remaining;
-	pf->va = (char *)encoded_page_address(nc->encoded_va) + pf->offset;
+	pf->va = (char *)encoded_page_decode_virt(nc->encoded_va) + pf->offset;
 	pf->size = -remaining;
 	return 0;
 fail:
@@ -250,7 +165,7 @@ void *negoffset_commit(void *cache, const struct frag_prepared *pf,
 
 	FRAG_BUG_ON(used > pf->size ||
 		    (int)pf->offset - size < nc->remaining ||
-		    encoded_page_address(nc->encoded_va) !=
+		    encoded_page_decode_virt(nc->encoded_va) !=
 		    (char *)pf->va - pf->offset,
 		    virt_to_page((void *)nc->encoded_va),
 		    "commit without a matching prepare");
@@ -270,13 +185,14 @@ static void negoffset_inspect(const void *cache, struct frag_state *st)
 {
 	const struct page_frag_cache *nc = cache;
 
-	st->va = nc->encoded_va ? encoded_page_address(nc->encoded_va) : NULL;
+	st->va = nc->encoded_va ?
+		 encoded_page_decode_virt(nc->encoded_va) : NULL;
 	st->offset = nc->remaining;
-	st->order = encoded_page_order(nc->encoded_va);
+	st->order = encoded_page_decode_order(nc->encoded_va);
 	st->size = nc->encoded_va ?
 		   page_frag_cache_page_size(nc->encoded_va) : 0;
 	st->bias = nc->pagecnt_bias;
-	st->pfmemalloc = encoded_page_pfmemalloc(nc->encoded_va);
+	st->pfmemalloc = encoded_page_decode_pfmemalloc(nc->encoded_va);
 }
 
 const struct frag_ops frag_ops_negoffset = {

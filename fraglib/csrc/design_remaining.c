@@ -23,16 +23,9 @@
 #include <errno.h>
 
 #include "frag.h"
+#include "page_frag.h"
+#include "page_frag_encoded.h"
 
-#define PAGE_FRAG_CACHE_ORDER_MASK	0xFFul		/* GENMASK(7, 0) */
-#define PAGE_FRAG_CACHE_PFMEMALLOC_BIT	(PAGE_FRAG_CACHE_ORDER_MASK + 1)
-
-_Static_assert(PAGE_FRAG_CACHE_MAX_ORDER <= PAGE_FRAG_CACHE_ORDER_MASK,
-	       "the cache's order must fit the order bits");
-_Static_assert(FRAG_MAX_ORDER <= PAGE_FRAG_CACHE_ORDER_MASK,
-	       "any order the page model hands out must fit");
-_Static_assert(PAGE_FRAG_CACHE_PFMEMALLOC_BIT < PAGE_SIZE,
-	       "the flag must sit below the page-aligned address bits");
 /* remaining & align_mask is only an alignment if size is a multiple of it. */
 _Static_assert(PAGE_FRAG_CACHE_MAX_SIZE % PAGE_SIZE == 0,
 	       "every page size is a multiple of every align <= PAGE_SIZE");
@@ -47,80 +40,8 @@ _Static_assert(sizeof(struct page_frag_cache) == 16, "v10 struct is 16 B");
 _Static_assert(sizeof(struct page_frag_cache) <= FRAG_CACHE_STORAGE,
 	       "fits the box");
 
-static inline unsigned long encode_aligned_va(void *va, unsigned int order,
-					      bool pfmemalloc)
-{
-	return (unsigned long)va | (order & PAGE_FRAG_CACHE_ORDER_MASK) |
-	       ((unsigned long)pfmemalloc * PAGE_FRAG_CACHE_PFMEMALLOC_BIT);
-}
-
-static inline unsigned int encoded_page_order(unsigned long encoded_va)
-{
-	return encoded_va & PAGE_FRAG_CACHE_ORDER_MASK;
-}
-
-static inline bool encoded_page_pfmemalloc(unsigned long encoded_va)
-{
-	return !!(encoded_va & PAGE_FRAG_CACHE_PFMEMALLOC_BIT);
-}
-
-static inline void *encoded_page_address(unsigned long encoded_va)
-{
-	return (void *)(encoded_va & PAGE_MASK);
-}
-
-/* An empty cache (0) reads as order 0: harmless, remaining is 0 too. */
-static inline unsigned int page_frag_cache_page_size(unsigned long encoded_va)
-{
-	return PAGE_SIZE << encoded_page_order(encoded_va);
-}
-
-static struct page *__page_frag_cache_refill(struct page_frag_cache *nc,
-					     gfp_t gfp_mask)
-{
-	unsigned int order = PAGE_FRAG_CACHE_MAX_ORDER;
-	struct page *page;
-	gfp_t gfp = gfp_mask;
-
-	gfp_mask = (gfp_mask & ~__GFP_DIRECT_RECLAIM) | __GFP_COMP |
-		   __GFP_NOWARN | __GFP_NORETRY | __GFP_NOMEMALLOC;
-	page = alloc_pages(gfp_mask, PAGE_FRAG_CACHE_MAX_ORDER);
-	if (unlikely(!page)) {
-		FRAG_STAT_INC(nc, high_order_fallbacks);
-		page = alloc_pages(gfp, 0);
-		order = 0;
-	}
-	if (unlikely(!page)) {
-		nc->encoded_va = 0;
-		return NULL;
-	}
-	FRAG_STAT_INC(nc, refills);
-	nc->encoded_va = encode_aligned_va(page_address(page), order,
-					   page_is_pfmemalloc(page));
-	/* Not atomic_set: get_page_unless_zero() users may race. */
-	page_ref_add(page, PAGE_FRAG_CACHE_MAX_SIZE);
-	return page;
-}
-
-/* Take the page back if every fragment is gone and it may be reused. */
-static bool __page_frag_cache_reuse(struct page_frag_cache *nc)
-{
-	unsigned long encoded_va = nc->encoded_va;
-	struct page *page = virt_to_page((void *)encoded_va);
-
-	if (!page_ref_sub_and_test(page, nc->pagecnt_bias)) {
-		FRAG_STAT_INC(nc, pages_abandoned);
-		return false;
-	}
-	if (unlikely(encoded_page_pfmemalloc(encoded_va))) {
-		free_unref_page(page, encoded_page_order(encoded_va));
-		return false;
-	}
-	/* Every fragment is gone, so the count is 0: a plain set is safe. */
-	set_page_count(page, PAGE_FRAG_CACHE_MAX_SIZE + 1);
-	FRAG_STAT_INC(nc, reuses);
-	return true;
-}
+/* Refill and reuse, shared with design_negoffset.c. */
+#include "page_frag_reload.h"
 
 static noinline bool __page_frag_cache_reload(struct page_frag_cache *nc,
 					      gfp_t gfp_mask)
@@ -170,7 +91,8 @@ void *remaining_alloc(void *cache, unsigned int fragsz,
 	FRAG_STAT_INC(nc, allocs);
 	FRAG_STAT_ADD(nc, bytes_requested, fragsz);
 	FRAG_STAT_ADD(nc, bytes_consumed, prev - nc->remaining);
-	return (char *)encoded_page_address(nc->encoded_va) + (size - remaining);
+	return (char *)encoded_page_decode_virt(nc->encoded_va) +
+	       (size - remaining);
 fail:
 	FRAG_STAT_INC(nc, alloc_failures);
 	return NULL;
@@ -178,23 +100,17 @@ fail:
 
 void remaining_free(void *addr)
 {
-	struct page *page = virt_to_head_page(addr);
-
-	if (unlikely(put_page_testzero(page)))
-		free_unref_page(page, compound_order(page));
+	page_frag_free(addr);
 }
 
 void remaining_drain(void *cache)
 {
 	struct page_frag_cache *nc = cache;
-	struct page *page;
 
 	if (!nc->encoded_va)
 		return;
-	page = virt_to_page((void *)nc->encoded_va);
-	FRAG_BUG_ON(page_ref_count(page) == 0, page, "drain of a free page");
-	if (page_ref_sub_and_test(page, nc->pagecnt_bias))
-		free_unref_page(page, compound_order(page));
+	__page_frag_cache_drain(virt_to_page((void *)nc->encoded_va),
+				nc->pagecnt_bias);
 	nc->encoded_va = 0;
 	nc->remaining = 0;
 }
@@ -217,7 +133,7 @@ int remaining_prepare(void *cache, unsigned int fragsz,
 			goto fail;
 	}
 	pf->offset = size - remaining;
-	pf->va = (char *)encoded_page_address(nc->encoded_va) + pf->offset;
+	pf->va = (char *)encoded_page_decode_virt(nc->encoded_va) + pf->offset;
 	pf->size = remaining;
 	return 0;
 fail:
@@ -232,7 +148,7 @@ void *remaining_commit(void *cache, const struct frag_prepared *pf,
 	unsigned int prev = nc->remaining;	/* stats only */
 
 	FRAG_BUG_ON(used > pf->size || pf->size > nc->remaining ||
-		    encoded_page_address(nc->encoded_va) !=
+		    encoded_page_decode_virt(nc->encoded_va) !=
 		    (char *)pf->va - pf->offset,
 		    virt_to_page((void *)nc->encoded_va),
 		    "commit without a matching prepare");
@@ -252,13 +168,14 @@ static void remaining_inspect(const void *cache, struct frag_state *st)
 {
 	const struct page_frag_cache *nc = cache;
 
-	st->va = nc->encoded_va ? encoded_page_address(nc->encoded_va) : NULL;
+	st->va = nc->encoded_va ?
+		 encoded_page_decode_virt(nc->encoded_va) : NULL;
 	st->offset = nc->remaining;
-	st->order = encoded_page_order(nc->encoded_va);
+	st->order = encoded_page_decode_order(nc->encoded_va);
 	st->size = nc->encoded_va ?
 		   page_frag_cache_page_size(nc->encoded_va) : 0;
 	st->bias = nc->pagecnt_bias;
-	st->pfmemalloc = encoded_page_pfmemalloc(nc->encoded_va);
+	st->pfmemalloc = encoded_page_decode_pfmemalloc(nc->encoded_va);
 }
 
 const struct frag_ops frag_ops_remaining = {

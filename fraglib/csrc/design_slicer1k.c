@@ -22,6 +22,7 @@
  * the slices not yet handed out.
  */
 #include "frag.h"
+#include "page_frag.h"
 
 #define SZ_1K	1024u
 
@@ -89,10 +90,7 @@ use_frag:
 /* skb_free_frag() -> page_frag_free(): one atomic on the head page. */
 void slicer1k_free(void *addr)
 {
-	struct page *page = virt_to_head_page(addr);
-
-	if (unlikely(put_page_testzero(page)))
-		free_unref_page(page, compound_order(page));
+	page_frag_free(addr);
 }
 
 void slicer1k_drain(void *cache)

@@ -34,9 +34,6 @@
 _Static_assert((PAGE_SIZE << SKB_FRAG_PAGE_ORDER) == 32768,
 	       "SKB_FRAG_PAGE_ORDER is get_order(32768)");
 
-/* __ALIGN_KERNEL_MASK(x, mask): round x up to a multiple of mask + 1. */
-#define __ALIGN_KERNEL_MASK(x, mask)	(((x) + (mask)) & ~(mask))
-
 /* include/linux/mm_types_task.h, 64-bit: 8 + 4 + 4 = 16, no padding. */
 struct page_frag {
 	struct page *page;	/* holds one reference of ours; NULL = none */

@@ -13,6 +13,7 @@
  * page.
  */
 #include "frag.h"
+#include "page_frag.h"
 
 /* 64-bit, 4 KiB pages: 8 + 2 + 2 + 4 + 1, padded to 24 (v6.9 layout). */
 struct page_frag_cache {
@@ -125,22 +126,16 @@ refill:
 
 void topdown_free(void *addr)
 {
-	struct page *page = virt_to_head_page(addr);
-
-	if (unlikely(put_page_testzero(page)))
-		free_unref_page(page, compound_order(page));
+	page_frag_free(addr);
 }
 
 void topdown_drain(void *cache)
 {
 	struct page_frag_cache *nc = cache;
-	struct page *page;
 
 	if (!nc->va)
 		return;
-	page = virt_to_head_page(nc->va);
-	if (page_ref_sub_and_test(page, nc->pagecnt_bias))
-		free_unref_page(page, compound_order(page));
+	__page_frag_cache_drain(virt_to_head_page(nc->va), nc->pagecnt_bias);
 	nc->va = NULL;
 }
 

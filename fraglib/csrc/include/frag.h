@@ -137,6 +137,13 @@ extern const struct frag_ops *const frag_designs[];
 const struct frag_ops *frag_design_find(const char *name);
 
 /*
+ * __ALIGN_KERNEL_MASK(x, mask), include/uapi/linux/const.h: round x up to a
+ * multiple of mask + 1 (add, then AND).  The designs that align by rounding
+ * up (bottom-up offsets, the negative counter, sock.c) share it.
+ */
+#define __ALIGN_KERNEL_MASK(x, mask)	(((x) + (mask)) & ~(mask))
+
+/*
  * align -> mask, as page_frag_alloc_align() does since v6.9: the caller
  * passes a power of two and the design sees -align.  Returns 0 on a bad
  * align so callers can reject it with -EINVAL.
