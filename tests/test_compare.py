@@ -239,6 +239,7 @@ def test_slowdown_is_k_dependent_adds_and_zero_is_the_plain_call(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_injected_slowdown_is_reported_slower(runs_root):
     c = cmp.compare("topdown", "topdown", slowdown=K, builds=4, processes=3,
                     root=runs_root, **QUICK)
@@ -267,9 +268,22 @@ def test_injected_slowdown_is_reported_slower(runs_root):
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_aa_on_topdown_is_not_a_difference():
-    c = cmp.compare("topdown", "topdown", aa=True, builds=3, processes=3, store=False, **QUICK)
-    assert c.verdict.kind not in ("faster", "slower"), c.text
+    # A calibrated 95 % interval excludes 1 in one A/A comparison in twenty
+    # by design, so one comparison cannot be the test.  Two independent ones
+    # (other layout seeds) both reporting a difference happens with
+    # probability ~0.0025 when the method is calibrated; that fails.
+    texts = []
+    for seed in (0, 100):
+        c = cmp.compare("topdown", "topdown", aa=True, builds=3, processes=3, seed=seed,
+                        store=False, **QUICK)
+        texts.append(c.text)
+        if c.verdict.kind not in ("faster", "slower"):
+            break
+    else:
+        pytest.fail("two independent A/A comparisons both reported a difference:\n"
+                    + "\n".join(texts))
     assert c.verdict.ci_lo <= 1.0 <= c.verdict.ci_hi or c.verdict.kind == "layout-sensitive"
     assert all(bp.a_seed != bp.b_seed for bp in c.builds), "A/A uses different builds"
     assert c.label_a != c.label_b and "A/A calibration" in c.text
@@ -288,6 +302,7 @@ def test_busy_poll_passes_through_and_is_recorded(runs_root):
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_budget_mode_stops_within_one_pair_of_the_budget():
     budget = 6.0
     cmp._make_builds("topdown", "topdown", range(2), 0, False, K)   # compile outside it
@@ -301,6 +316,7 @@ def test_budget_mode_stops_within_one_pair_of_the_budget():
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_budget_mode_stops_once_the_target_is_reached():
     c = cmp.compare("topdown", "topdown", slowdown=K, builds=2, processes=3, budget=60,
                     target_halfwidth=0.5, store=False, **QUICK)
