@@ -25,18 +25,34 @@ def cycles_by_size(df: pd.DataFrame, *, y: str = "median_cpp", x: str = "size",
     return g.figure
 
 
-def forest(table: pd.DataFrame, *, label: str = "label", title: str | None = None):
-    """Forest plot of ratios B/A with their CIs; the line at 1 is 'no difference'."""
+def forest(table: pd.DataFrame, *, label: str = "label", title: str | None = None,
+           limit: float = 100.0):
+    """Forest plot of ratios B/A with their CIs; the line at 0 % is 'no difference'.
+
+    The axis is clipped at ``+limit`` % so that a baseline many times slower
+    (order0, malloc) does not flatten the small effects the question is
+    about: such a row is drawn as an arrow at the edge, labelled with its
+    value.
+    """
     t = table.reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(t) + 1.2))
-    y = range(len(t))
-    colours = t["kind"].map({"faster": "tab:green", "slower": "tab:red",
-                             "layout-sensitive": "tab:orange"}).fillna("tab:grey")
-    ax.hlines(list(y), (t["ci_lo"] - 1) * 100, (t["ci_hi"] - 1) * 100,
-              colors=list(colours), lw=2)
-    ax.scatter((t["effect"] - 1) * 100, y, c=list(colours), zorder=3)
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(t) + 1.2))
+    y = list(range(len(t)))
+    colours = list(t["kind"].map({"faster": "tab:green", "slower": "tab:red",
+                                  "layout-sensitive": "tab:orange"}).fillna("tab:grey"))
+    eff, lo, hi = ((t[c] - 1) * 100 for c in ("effect", "ci_lo", "ci_hi"))
+    edge = max(min(limit, float(hi.max()) * 1.05 + 1), 5.0)
+    inside = eff <= edge
+    ax.hlines(y, lo.clip(upper=edge), hi.clip(upper=edge), colors=colours, lw=2)
+    ax.scatter(eff[inside], [v for v, k in zip(y, inside) if k],
+               c=[c for c, k in zip(colours, inside) if k], zorder=3)
+    for yi, e, c in zip(y, eff, colours):
+        if e > edge:
+            ax.scatter([edge], [yi], marker=">", c=[c], zorder=3)
+            ax.annotate(f"{e:+.0f} %", (edge, yi), xytext=(-6, 0), textcoords="offset points",
+                        ha="right", va="center", fontsize=8)
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(list(y), t[label] if label in t else list(y))
+    ax.set_xlim(right=edge * 1.02)
+    ax.set_yticks(y, t[label] if label in t else y)
     ax.invert_yaxis()
     ax.set_xlabel("B vs A, % cycles per packet (negative = B faster), 95 % CI")
     if title:
