@@ -17,11 +17,13 @@ from fraglib import counters as fcounters  # noqa: E402
 from fraglib import plots_usecases as pu  # noqa: E402
 from fraglib import usecases as u  # noqa: E402
 from fraglib import valgrind as fvalgrind  # noqa: E402
+from fraglib._build import REPO_ROOT  # noqa: E402
 from fraglib.api import default_cpu  # noqa: E402
 from fraglib.exceptions import CollectorUnavailable, ParameterError  # noqa: E402
 
 TINY = dict(store=False, metadata=False, progress=False)
-DOC = Path("/work/shared/docs/kernel-pagefrag.md")
+# ../shared/docs beside the checkout (as CI lays it out)
+DOC = REPO_ROOT.parent / "shared" / "docs" / "kernel-pagefrag.md"
 two_cpus = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
 
 

@@ -99,12 +99,12 @@ def test_simulated_costs_per_packet_and_validation():
 
 
 def test_wrapper_command():
-    cmd = V.callgrind_wrapper(["a_alloc", "a_free"], "/tmp/f",
+    cmd = V.callgrind_wrapper(["a_alloc", "a_free"], "out.callgrind",
                               cache={"D1": (32768, 8, 64)})
     assert cmd[:2] == ["valgrind", "--tool=callgrind"]
     for flag in ("--cache-sim=yes", "--branch-sim=yes", "--collect-atstart=no",
                  "--toggle-collect=a_alloc", "--toggle-collect=a_free",
-                 "--callgrind-out-file=/tmp/f", "--D1=32768,8,64"):
+                 "--callgrind-out-file=out.callgrind", "--D1=32768,8,64"):
         assert flag in cmd
 
 

@@ -156,17 +156,8 @@ static int rx_run(struct frag_run *r)
 	/* Generated (and faulted in) here, so the region times none of it. */
 	frag_dist_fill(&d, p->seed, len, nframes);
 
-	s.remote = p->cpu2 >= 0;
-	r->nperf = s.remote ? 2 : 1;
-	if (s.remote) {
-		if (wl_ring_init(&ring, p->ring_size)) {
-			snprintf(r->err, sizeof(r->err),
-				 "out of memory for the ring");
-			goto fail;
-		}
-		if (wl_peer_start(&s.peer, r, &ring, p->cpu2))
-			goto fail;
-	}
+	if (wl_remote_start(r, &s.peer, &ring, &s.remote))
+		goto fail;
 	wl_mem_begin(r, &mem);
 
 	if (s.remote)

@@ -284,17 +284,8 @@ static int tx_run(struct frag_run *r)
 		src[k] = (unsigned char)(k * 131 + 7);
 	s.src = src;
 
-	s.remote = p->cpu2 >= 0;
-	r->nperf = s.remote ? 2 : 1;
-	if (s.remote) {
-		if (wl_ring_init(&ring, p->ring_size)) {
-			snprintf(r->err, sizeof(r->err),
-				 "out of memory for the ring");
-			goto fail;
-		}
-		if (wl_peer_start(&s.peer, r, &ring, p->cpu2))
-			goto fail;
-	}
+	if (wl_remote_start(r, &s.peer, &ring, &s.remote))
+		goto fail;
 	wl_mem_begin(r, &mem);
 
 	if (s.remote)

@@ -215,6 +215,27 @@ static inline int wl_peer_start(struct wl_peer *w, struct frag_run *r,
 	return 0;
 }
 
+/*
+ * The optional second CPU of rx and tx: with cpu2 >= 0 a peer thread there
+ * frees what the ring carries (recvmsg or tx completion elsewhere).
+ * Returns 0 with *remote set, or -1 with r->err filled.
+ */
+static inline int wl_remote_start(struct frag_run *r, struct wl_peer *peer,
+				  struct wl_ring *ring, bool *remote)
+{
+	const struct frag_params *p = r->p;
+
+	*remote = p->cpu2 >= 0;
+	r->nperf = *remote ? 2 : 1;
+	if (!*remote)
+		return 0;
+	if (wl_ring_init(ring, p->ring_size)) {
+		snprintf(r->err, sizeof(r->err), "out of memory for the ring");
+		return -1;
+	}
+	return wl_peer_start(peer, r, ring, p->cpu2);
+}
+
 static inline void wl_peer_go(struct wl_peer *w)
 {
 	atomic_store_explicit(&w->state, WL_PEER_GO, memory_order_release);
