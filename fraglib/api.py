@@ -15,9 +15,8 @@ from .exceptions import ParameterError
 from .provenance import git_state
 from .results import RunResult
 
-__all__ = ["run", "default_cpu", "check_cpu", "PAGE_SIZE"]
+__all__ = ["run", "default_cpu", "check_cpu", "common_params", "RUN_DEFAULTS"]
 
-PAGE_SIZE = 4096
 
 
 def default_cpu() -> int:
@@ -34,26 +33,22 @@ def check_cpu(name: str, cpu: object) -> int:
     return cpu
 
 
-def _int(name: str, v: object, lo: int, hi: int | None = None) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
-        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise ParameterError(name, v, f"an integer in {rng}" if hi is not None else f"an integer {rng}")
-    return v
-
-
-def validate_common(*, packets, size, align, batch, warmup) -> None:
-    """Check the parameters every workload shares."""
-    _int("packets", packets, 1)
-    _int("size", size, 1, PAGE_SIZE)
-    _int("align", align, 1, PAGE_SIZE)
-    if align & (align - 1):
-        raise ParameterError("align", align, f"a power of two in [1, {PAGE_SIZE}]")
-    _int("batch", batch, 1, 1 << 20)
-    _int("warmup", warmup, 0, 1 << 20)
-
-
 #: run()'s own defaults where the workload states no preference
 RUN_DEFAULTS = {"packets": 262144, "size": 256, "align": 1, "batch": 64, "warmup": 16}
+
+
+def common_params(workload: str, given: Mapping[str, object]) -> dict:
+    """``packets``, ``size``, ``align``, ``batch``, ``warmup`` as a run will use them.
+
+    Each is the given value when not None, else the workload's preferred
+    value (ring: 2048-byte objects as page_frag_test; tx: 16 messages per
+    sample), else :data:`RUN_DEFAULTS`. Not validated here.
+    """
+    from .workloads import get_workload
+
+    pref = {**RUN_DEFAULTS, **{k: v for k, v in get_workload(workload).params.items()
+                               if k in RUN_DEFAULTS}}
+    return {k: pref[k] if given.get(k) is None else given[k] for k in RUN_DEFAULTS}
 
 
 def run(design: str = "topdown", workload: str = "fastpath", *,
@@ -122,22 +117,16 @@ def run(design: str = "topdown", workload: str = "fastpath", *,
         A parameter is not allowed; nothing was run or written.
     """
     get_design(design)
-    from . import workloads as _workloads
-    pref = {**RUN_DEFAULTS, **{k: v for k, v in _workloads.get_workload(workload).params.items()
-                               if k in RUN_DEFAULTS}}
-    packets = pref["packets"] if packets is None else packets
-    size = pref["size"] if size is None else size
-    align = pref["align"] if align is None else align
-    batch = pref["batch"] if batch is None else batch
-    warmup = pref["warmup"] if warmup is None else warmup
-    validate_common(packets=packets, size=size, align=align, batch=batch, warmup=warmup)
+    from .workloads import validate_params
+
+    common = common_params(workload, dict(packets=packets, size=size, align=align,
+                                          batch=batch, warmup=warmup))
     cpu = default_cpu() if cpu is None else check_cpu("cpu", cpu)
-    params = _workloads.validate_params(workload, dict(params), design=design, cpu=cpu)
+    params = validate_params(workload, {**params, **common}, design=design, cpu=cpu)
     build = build_engine(design, layout_seed=layout_seed, stats=stats,
                          extra_flags=tuple(extra_flags))
-    engine_params = {"workload": workload, "packets": packets, "size": size,
-                     "align": align, "batch": batch, "warmup": warmup, "cpu": cpu,
-                     "counters": int(bool(counters)), **params}
+    engine_params = {"workload": workload, "cpu": cpu, "counters": int(bool(counters)),
+                     **params}
     meta = _metadata.machine_metadata(enabled=metadata)
     freq_before = _metadata.frequencies() if metadata else {}
     started = _dt.datetime.now(_dt.timezone.utc)

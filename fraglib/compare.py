@@ -334,13 +334,8 @@ def _validate(a, b, workload, builds, processes, aa, budget, slowdown, seed, res
 
     # what fraglib.run will use: given, else the workload's preference, else
     # run()'s own default (ring: 2048-byte objects, tx: 16 messages a sample)
-    defaults = {"packets": 262144, "size": 256, "align": 1, "batch": 64, "warmup": 16}
-    defaults = dict(getattr(api, "RUN_DEFAULTS", defaults))
-    if workload in _workload_names():
-        defaults.update({k: v for k, v in get_workload(workload).params.items()
-                         if k in defaults})
-    effective = {k: run_kw.get(k, v) for k, v in defaults.items()}
-    api.validate_common(**effective)
+    effective = api.common_params(workload, run_kw)
+    validate_params(workload, effective)
     if "cpu" in run_kw and run_kw["cpu"] is not None:
         api.check_cpu("cpu", run_kw["cpu"])
     cpu = run_kw.get("cpu")
@@ -353,12 +348,6 @@ def _validate(a, b, workload, builds, processes, aa, budget, slowdown, seed, res
 
 
 # ---- the experiment -----------------------------------------------------------
-
-
-def _workload_names() -> tuple[str, ...]:
-    from .workloads import workload_names
-
-    return workload_names()
 
 
 def _labels(a: str, b: str, slowdown: int) -> tuple[str, str]:
