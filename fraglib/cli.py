@@ -89,7 +89,7 @@ def cmd_run(args) -> int:
           f"({r.median_cycles_per_packet * 1e9 / r.tsc_hz:.2f} ns), "
           f"TSC {r.tsc_hz / 1e9:.3f} GHz")
     for k, v in r.metrics.items():
-        print(f"  {k}: {v:g}")
+        print(f"  {k}: {int(v):,}" if float(v).is_integer() else f"  {k}: {v:.6g}")
     from .counters import parse_counters
     counted = parse_counters([dict(c) for c in r.counters], packets=r.total_packets)
     for name, v in counted.summary().items():
