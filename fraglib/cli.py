@@ -211,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     except FraglibError as e:
         print(f"fraglib: error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:        # `fraglib run ... | head`: not an error
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
