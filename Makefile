@@ -13,6 +13,12 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	@command -v cc >/dev/null || command -v gcc >/dev/null || \
 	  { echo "fraglib: no C compiler: install gcc (apt-get install gcc) or use environment.yml"; exit 1; }
+	@command -v valgrind >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; \
+	  fi; \
+	  command -v valgrind >/dev/null || \
+	    echo "fraglib: valgrind not installed: the deterministic mode will report 'not measured'"; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
