@@ -219,6 +219,10 @@ int main(int argc, char **argv)
 			print_help();
 			return 0;
 		}
+		if (!strcmp(argv[i], "--describe")) {
+			frag_params_describe(stdout);
+			return 0;
+		}
 		if (!eq) {
 			snprintf(msg, sizeof(msg),
 				 "argument '%s' is not key=value (see --help)", argv[i]);

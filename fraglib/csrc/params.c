@@ -185,6 +185,29 @@ void frag_params_help(FILE *f)
 		fprintf(f, "  %-16s %s\n", defs[i].key, defs[i].help);
 }
 
+/* The table itself, as JSON, so the Python side can check it agrees. */
+void frag_params_describe(FILE *f)
+{
+	static const char *const names[] = {
+		[P_LONG] = "int", [P_DOUBLE] = "float", [P_STR] = "str",
+		[P_POW2] = "pow2",
+	};
+	size_t i;
+
+	fputc('[', f);
+	for (i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+		fprintf(f, "%s{\"key\": \"%s\", \"type\": \"%s\", ", i ? ", " : "",
+			defs[i].key, names[defs[i].type]);
+		if (defs[i].type == P_STR)
+			fprintf(f, "\"min\": null, \"max\": null, ");
+		else
+			fprintf(f, "\"min\": %.17g, \"max\": %.17g, ", defs[i].min,
+				defs[i].max);
+		fprintf(f, "\"help\": \"%s\"}", defs[i].help);
+	}
+	fputs("]\n", f);
+}
+
 void frag_params_json(FILE *f, const struct frag_params *p)
 {
 	size_t i;

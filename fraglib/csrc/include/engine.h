@@ -111,6 +111,7 @@ int frag_params_set(struct frag_params *p, const char *key, const char *val,
 		    char *err, size_t len);
 int frag_params_check_cpu(const char *key, long cpu, char *err, size_t len);
 void frag_params_help(FILE *f);
+void frag_params_describe(FILE *f);
 void frag_params_json(FILE *f, const struct frag_params *p);
 
 #endif /* FRAG_ENGINE_H */
