@@ -42,3 +42,15 @@ def test_fastpath_notebook_sweeps_and_reports(tmp_path, monkeypatch):
 def test_unknown_notebook_is_a_parameter_error():
     with pytest.raises(ParameterError, match="notebook"):
         notebooks.notebook_paths(["9.9-nope"])
+
+
+def test_bad_notebook_parameter_names_it_and_leaves_no_copy(tmp_path, monkeypatch):
+    from fraglib.exceptions import FraglibError
+
+    monkeypatch.setenv("FRAGLIB_DATA", str(tmp_path / "data"))
+    out = tmp_path / "executed"
+    with pytest.raises(FraglibError, match=r"ParameterError: invalid size=0"):
+        notebooks.sweep(["1.0-fastpath"], out_dir=out, progress=False,
+                        parameters={"sizes": [0], "packets": 1024, "repeats": 2})
+    assert not list(out.glob("*.ipynb")), "no executed copy of a failed notebook"
+    assert not list((tmp_path / "data").rglob("*.parquet")), "no result file"
