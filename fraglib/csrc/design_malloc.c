@@ -57,17 +57,6 @@ void malloc_drain(void *cache)
 	(void)cache;
 }
 
-static void malloc_inspect(const void *cache, struct frag_state *st)
-{
-	(void)cache;
-	st->va = NULL;
-	st->offset = 0;
-	st->size = 0;
-	st->bias = 0;
-	st->pfmemalloc = false;
-	st->order = 0;
-}
-
 const struct frag_ops frag_ops_malloc = {
 	.name		= "malloc",
 	.mirrors	= "baseline: C library malloc()/aligned_alloc() + free() "
@@ -78,5 +67,5 @@ const struct frag_ops frag_ops_malloc = {
 	.alloc		= malloc_alloc,
 	.free		= malloc_free,
 	.drain		= malloc_drain,
-	.inspect	= malloc_inspect,
+	.inspect	= frag_inspect_no_page,
 };

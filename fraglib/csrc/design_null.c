@@ -49,17 +49,6 @@ void null_drain(void *cache)
 	(void)cache;
 }
 
-static void null_inspect(const void *cache, struct frag_state *st)
-{
-	(void)cache;
-	st->va = NULL;
-	st->offset = 0;
-	st->size = 0;
-	st->bias = 0;
-	st->pfmemalloc = false;
-	st->order = 0;
-}
-
 const struct frag_ops frag_ops_null = {
 	.name		= "null",
 	.mirrors	= "baseline: one static buffer, free does nothing "
@@ -70,5 +59,5 @@ const struct frag_ops frag_ops_null = {
 	.alloc		= null_alloc,
 	.free		= null_free,
 	.drain		= null_drain,
-	.inspect	= null_inspect,
+	.inspect	= frag_inspect_no_page,
 };

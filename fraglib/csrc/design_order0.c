@@ -51,17 +51,6 @@ void order0_drain(void *cache)
 	(void)cache;	/* the cache holds no page */
 }
 
-static void order0_inspect(const void *cache, struct frag_state *st)
-{
-	(void)cache;
-	st->va = NULL;
-	st->offset = 0;
-	st->size = 0;
-	st->bias = 0;
-	st->pfmemalloc = false;
-	st->order = 0;
-}
-
 const struct frag_ops frag_ops_order0 = {
 	.name		= "order0",
 	.mirrors	= "baseline: alloc_page()/put_page() per fragment, the "
@@ -72,5 +61,5 @@ const struct frag_ops frag_ops_order0 = {
 	.alloc		= order0_alloc,
 	.free		= order0_free,
 	.drain		= order0_drain,
-	.inspect	= order0_inspect,
+	.inspect	= frag_inspect_no_page,
 };

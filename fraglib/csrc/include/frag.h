@@ -132,6 +132,21 @@ struct frag_ops {
 			unsigned int used, bool ref);
 };
 
+/*
+ * inspect() of a baseline whose cache holds no page (order0, malloc, null):
+ * every field reads as "no current page".
+ */
+static inline void frag_inspect_no_page(const void *nc, struct frag_state *st)
+{
+	(void)nc;
+	st->va = NULL;
+	st->offset = 0;
+	st->size = 0;
+	st->bias = 0;
+	st->pfmemalloc = false;
+	st->order = 0;
+}
+
 /* Registry (registry.c). */
 extern const struct frag_ops *const frag_designs[];
 const struct frag_ops *frag_design_find(const char *name);
