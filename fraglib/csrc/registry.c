@@ -12,6 +12,7 @@ extern const struct frag_ops frag_ops_bottomup;
 extern const struct frag_ops frag_ops_encoded;
 extern const struct frag_ops frag_ops_negoffset;
 extern const struct frag_ops frag_ops_remaining;
+extern const struct frag_ops frag_ops_part2;
 extern const struct frag_ops frag_ops_sockfrag;
 extern const struct frag_ops frag_ops_slicer1k;
 extern const struct frag_ops frag_ops_order0;
@@ -25,6 +26,7 @@ const struct frag_ops *const frag_designs[] = {
 	&frag_ops_encoded,
 	&frag_ops_remaining,
 	&frag_ops_negoffset,
+	&frag_ops_part2,
 	&frag_ops_sockfrag,
 	&frag_ops_slicer1k,
 	&frag_ops_order0,
