@@ -17,8 +17,18 @@
  *
  * The page is encoded as in 6.13 (order in bits 0-7, pfmemalloc in bit 8
  * of the page address): 16 bytes.  Reuse/refill as in the series'
- * __page_frag_cache_reload().  Also the Part-2 prepare/commit pair (not
- * merged), on this counter.
+ * __page_frag_cache_reload() (v13 08/14,
+ * <20240808123714.462740-9-linyunsheng@huawei.com>).  Also the Part-2
+ * prepare/commit pair (not merged), on this counter.
+ *
+ * A request above PAGE_SIZE that does not fit returns NULL before the
+ * reload, page untouched.  The option-1 sketch
+ * (<12ff13d9-1f3d-4c1b-a972-2efb6f247e31@gmail.com>) shows only the
+ * counter arithmetic and leaves that check out, but it rewrites the v10
+ * __page_frag_alloc_va_align(), which has it (RFC v11 08/14's removed
+ * lines, <20240719093338.55117-9-linyunsheng@huawei.com>; option 3 of
+ * 2024-07-16 keeps it), and v13 keeps it in alloc and prepare.  As in
+ * v13, an empty cache (remaining == 0) refuses such a request too.
  */
 #include <errno.h>
 
@@ -91,13 +101,19 @@ void *negoffset_alloc(void *cache, unsigned int fragsz,
 
 	remaining = __ALIGN_KERNEL_MASK(nc->remaining, ~align_mask);
 	if (unlikely(remaining + (int)fragsz > 0)) {
+		/*
+		 * More than a page and it does not fit: refuse before the
+		 * reload, so a page with live fragments is neither dropped
+		 * nor recycled (the v10 check this option edits).
+		 */
+		if (unlikely(fragsz > PAGE_SIZE))
+			goto fail;
 		if (unlikely(!__page_frag_cache_reload(nc, GFP_ATOMIC)))
 			goto fail;
+		/* fragsz <= PAGE_SIZE <= size: a fresh page always fits. */
 		size = page_frag_cache_page_size(nc->encoded_va);
 		remaining = -(int)size;
 		prev = remaining;
-		if (unlikely(remaining + (int)fragsz > 0))
-			goto fail;	/* bigger than the page we got */
 	}
 
 	nc->pagecnt_bias--;
@@ -140,12 +156,13 @@ int negoffset_prepare(void *cache, unsigned int fragsz,
 
 	remaining = __ALIGN_KERNEL_MASK(nc->remaining, ~align_mask);
 	if (unlikely(remaining + (int)fragsz > 0)) {
+		/* As alloc (v13 page_frag_alloc_prepare): refuse first. */
+		if (unlikely(fragsz > PAGE_SIZE))
+			goto fail;
 		if (unlikely(!__page_frag_cache_reload(nc, GFP_ATOMIC)))
 			goto fail;
 		size = page_frag_cache_page_size(nc->encoded_va);
 		remaining = -(int)size;
-		if (unlikely(remaining + (int)fragsz > 0))
-			goto fail;
 	}
 	pf->offset = size + remaining;
 	pf->va = (char *)encoded_page_decode_virt(nc->encoded_va) + pf->offset;

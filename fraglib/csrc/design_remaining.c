@@ -16,7 +16,17 @@
  *
  * The page is encoded as in 6.13 (order in bits 0-7, pfmemalloc in bit 8
  * of the page address), so the struct is 16 bytes.  Reuse and refill sit
- * in __page_frag_cache_reload(), the v12/v13 split of that slow path.
+ * in __page_frag_cache_reload(), the v12/v13 split of that slow path
+ * (v13 08/14, <20240808123714.462740-9-linyunsheng@huawei.com>).
+ *
+ * A request above PAGE_SIZE that does not fit returns NULL before the
+ * reload, leaving offset, bias and page untouched: the v10 text (the
+ * removed lines of RFC v11 08/14,
+ * <20240719093338.55117-9-linyunsheng@huawei.com>) and v13 alike, and
+ * the same rule 6.13 kept.  As in v13, an empty cache is remaining == 0,
+ * so it refuses such a request too (v10 still refilled an empty cache
+ * first); after the check a fresh page always fits, so there is no second
+ * size test.
  *
  * Also the Part-2 prepare/commit pair (not merged), on this counter.
  */
@@ -77,13 +87,21 @@ void *remaining_alloc(void *cache, unsigned int fragsz,
 	unsigned int prev = nc->remaining;	/* stats only */
 
 	if (unlikely(remaining < fragsz)) {
+		/*
+		 * More than a page and it does not fit: refuse before the
+		 * reload, so a page with live fragments is neither dropped
+		 * nor recycled (low memory gave us order 0; dropping the
+		 * page would add to the pressure).  An empty cache has
+		 * remaining == 0 and lands here too.
+		 */
+		if (unlikely(fragsz > PAGE_SIZE))
+			goto fail;
 		if (unlikely(!__page_frag_cache_reload(nc, GFP_ATOMIC)))
 			goto fail;
+		/* fragsz <= PAGE_SIZE <= size: a fresh page always fits. */
 		size = page_frag_cache_page_size(nc->encoded_va);
 		remaining = size;
 		prev = size;
-		if (unlikely(remaining < fragsz))
-			goto fail;	/* bigger than the page we got */
 	}
 
 	nc->pagecnt_bias--;
@@ -125,12 +143,13 @@ int remaining_prepare(void *cache, unsigned int fragsz,
 	unsigned int remaining = nc->remaining & align_mask;
 
 	if (unlikely(remaining < fragsz)) {
+		/* As alloc (v13 page_frag_alloc_prepare): refuse first. */
+		if (unlikely(fragsz > PAGE_SIZE))
+			goto fail;
 		if (unlikely(!__page_frag_cache_reload(nc, GFP_ATOMIC)))
 			goto fail;
 		size = page_frag_cache_page_size(nc->encoded_va);
 		remaining = size;
-		if (unlikely(remaining < fragsz))
-			goto fail;
 	}
 	pf->offset = size - remaining;
 	pf->va = (char *)encoded_page_decode_virt(nc->encoded_va) + pf->offset;
