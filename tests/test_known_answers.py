@@ -17,9 +17,9 @@ from fraglib.designs import design_names, get_design
 
 MAX = 32768                  # PAGE_FRAG_CACHE_MAX_SIZE
 BIAS0 = MAX + 1              # pagecnt_bias after a refill
-BIAS_DESIGNS = ("topdown", "bottomup", "encoded", "remaining", "negoffset")
-UP_DESIGNS = ("bottomup", "encoded", "remaining", "negoffset", "sockfrag")
-PREPARE_DESIGNS = ("bottomup", "encoded", "remaining", "negoffset", "sockfrag")
+BIAS_DESIGNS = ("topdown", "bottomup", "encoded", "remaining", "negoffset", "part2")
+UP_DESIGNS = ("bottomup", "encoded", "remaining", "negoffset", "part2", "sockfrag")
+PREPARE_DESIGNS = ("bottomup", "encoded", "remaining", "negoffset", "part2", "sockfrag")
 
 # (size, align) -> page offset, from a fresh cache on an order-3 page.
 SEQ = [(256, 1), (256, 1), (100, 64), (1, 1), (8, 64), (1000, 1)]
@@ -39,7 +39,7 @@ def model():
 def stored_offset(design, end):
     """The offset field as each design stores it, given the end of the
     last fragment (bottom-up designs) on a 32 KiB page."""
-    return {"bottomup": end, "encoded": end, "sockfrag": end,
+    return {"bottomup": end, "encoded": end, "part2": end, "sockfrag": end,
             "remaining": MAX - end, "negoffset": end - MAX}[design]
 
 
@@ -53,13 +53,13 @@ def cleanup(c, frags):
 
 def test_registry_has_every_design():
     assert set(design_names()) == {
-        "topdown", "bottomup", "encoded", "remaining", "negoffset", "sockfrag",
-        "slicer1k", "order0", "malloc", "null"}
+        "topdown", "bottomup", "encoded", "remaining", "negoffset", "part2",
+        "sockfrag", "slicer1k", "order0", "malloc", "null"}
 
 
 @pytest.mark.parametrize("design,size", [
     ("topdown", 24), ("bottomup", 24), ("encoded", 16), ("remaining", 16),
-    ("negoffset", 16), ("sockfrag", 16), ("slicer1k", 16), ("order0", 0),
+    ("negoffset", 16), ("part2", 16), ("sockfrag", 16), ("slicer1k", 16), ("order0", 0),
     ("malloc", 0), ("null", 0)])
 def test_struct_size(design, size):
     assert get_design(design).struct_size == size
@@ -245,20 +245,76 @@ def test_refill_abandons_a_page_in_use(design):
 
 @pytest.mark.parametrize("design", BIAS_DESIGNS + ("sockfrag",))
 def test_more_than_a_page_that_does_not_fit(design):
-    """6.13 (8218f62c9c9b on) refuses a > PAGE_SIZE request that does not
-    fit the current page rather than drop the page; v6.9 top-down, the v10
-    counters and sock.c take a new page."""
+    """6.13 (8218f62c9c9b on), part2, and the v10-v13 counters refuse a
+    > PAGE_SIZE request that does not fit the current page rather than drop
+    the page; v6.9 top-down and sock.c take a new page."""
     c = FragCache(design)
-    a = c.alloc(MAX - 100)
+    frags = fill_leaving(c, 100)
+    a = frags[0]
     b = c.alloc(2 * PAGE_SIZE)
-    if design in ("bottomup", "encoded"):
+    if design in REFUSE_DESIGNS:
         assert b is None and c.page_of(c.state().va) == c.page_of(a)
         assert c.stats()["alloc_failures"] == 1
-        cleanup(c, [a])
+        cleanup(c, frags)
     else:
         assert b is not None and c.page_of(b) != c.page_of(a)
         assert c.stats()["pages_abandoned"] == 1
-        cleanup(c, [a, b])
+        cleanup(c, frags + [b])
+
+
+def fill_leaving(c, left):
+    """Fill a fresh cache's 32 KiB page with page-sized fragments (no
+    request above PAGE_SIZE, which the v13 counters refuse on an empty
+    cache) until ``left`` bytes remain; return the fragments."""
+    frags = [c.alloc(PAGE_SIZE) for _ in range(MAX // PAGE_SIZE - 1)]
+    frags.append(c.alloc(PAGE_SIZE - left))
+    assert None not in frags and len({c.page_of(f) for f in frags}) == 1
+    return frags
+
+
+#: designs whose kernel text checks fragsz > PAGE_SIZE before any reload.
+REFUSE_DESIGNS = ("bottomup", "encoded", "remaining", "negoffset", "part2")
+
+
+@pytest.mark.parametrize("design", REFUSE_DESIGNS)
+@pytest.mark.parametrize("via", ("alloc", "prepare"))
+def test_more_than_a_page_leaves_the_page_untouched(design, via):
+    """v10 __page_frag_alloc_va_align (RFC v11 08/14's removed lines) and
+    v13 alloc/prepare (08/14, 20240808123714.462740-9): `fragsz > PAGE_SIZE`
+    returns NULL before __page_frag_cache_reload(), so a page with a live
+    fragment is neither abandoned nor recycled: offset, bias, refcount and
+    page are exactly as before, and the page allocator is not called."""
+    c = FragCache(design)
+    frags = fill_leaving(c, 100)                 # 100 bytes left, 8 alive
+    a = frags[0]
+    before, pages, stats = c.state(), PageModel.read(), c.stats()
+    ref = c.refcount(a)
+    got = c.alloc(PAGE_SIZE + 1) if via == "alloc" else c.prepare(PAGE_SIZE + 1)
+    assert got is None
+    assert c.state() == before
+    assert c.refcount(a) == ref == BIAS0 - 8 + 8   # bias + live fragments
+    after = PageModel.read()
+    assert (after.order0_allocs, after.order3_allocs, after.pages_in_use) == \
+        (pages.order0_allocs, pages.order3_allocs, pages.pages_in_use)
+    s = c.stats()
+    assert s["alloc_failures"] == stats["alloc_failures"] + 1
+    assert (s["refills"], s["reuses"], s["pages_abandoned"]) == (1, 0, 0)
+    b = c.alloc(PAGE_SIZE)                       # a page-sized one reloads
+    assert b is not None and c.page_of(b) != c.page_of(a)
+    assert c.stats()["pages_abandoned"] == 1
+    cleanup(c, frags + [b])
+
+
+@pytest.mark.parametrize("design", ("remaining", "negoffset"))
+def test_v13_empty_cache_refuses_more_than_a_page(design):
+    """v13 dropped the `!encoded_va` refill-first block: an empty cache is
+    remaining == 0, so > PAGE_SIZE is refused before any page is taken."""
+    c = FragCache(design)
+    assert c.alloc(PAGE_SIZE + 1) is None
+    assert c.state().va == 0 and PageModel.read().pages_in_use == 0
+    a = c.alloc(PAGE_SIZE)
+    assert a is not None and c.state().size == MAX
+    cleanup(c, [a])
 
 
 @pytest.mark.parametrize("design", ("topdown",) + UP_DESIGNS)
@@ -325,11 +381,95 @@ def test_prepare_commit(design):
 @pytest.mark.parametrize("design", PREPARE_DESIGNS)
 def test_prepare_refills_when_short(design):
     c = FragCache(design)
-    a = c.alloc(MAX - 50)                        # 50 bytes left, a alive
-    old = c.page_of(a)
+    frags = fill_leaving(c, 50)                  # 50 bytes left, all alive
+    old = c.page_of(frags[0])
     va, off, avail = got = c.prepare(100)
     assert c.page_of(va) != old and (off, avail) == (0, MAX)
     assert c.stats()["pages_abandoned"] == 1
     assert c.commit(got, 100) == va
     assert c.prepare(MAX + 1) is None            # more than any page
-    cleanup(c, [a, va])
+    cleanup(c, frags + [va])
+
+
+# ---- part2: the Part-2 v2 01/10 refactor is the 6.13 algorithm ------------
+
+def _trace(design, script, **model):
+    """Run ``script`` from a fresh page model and cache; after every step
+    record what the kernel would show: the fragment's page offset and page
+    refcount, the cache's offset/bias/order/size and the page allocator's
+    counters.  Steps: ("alloc", size, align), ("free", i) frees the i-th
+    live fragment, ("prepare", size, align), ("commit", size, ref)
+    prepares size and commits all of it."""
+    init_page_model(8, **model)
+    c = FragCache(design)
+    live, out = [], []
+    for op, *args in script:
+        if op == "alloc":
+            a = c.alloc(*args)
+            got = None if a is None else (c.offset_of(a), c.refcount(a))
+            if a is not None:
+                live.append(a)
+        elif op == "free":
+            c.free(live.pop(args[0]))
+            got = None
+        elif op == "prepare":
+            p = c.prepare(*args)
+            got = None if p is None else p[1:]
+        else:
+            p = c.prepare(args[0])
+            va = c.commit(p, args[0], ref=args[1])
+            got = (c.offset_of(va), c.refcount(va))
+            if args[1]:
+                live.append(va)
+        st, pm = c.state(), PageModel.read()
+        out.append((op, got, st.offset, st.bias, st.order, st.size, st.pfmemalloc,
+                    pm.order0_allocs, pm.order3_allocs, pm.pages_in_use))
+    stats = c.stats()
+    cleanup(c, live)
+    return out, stats
+
+
+#: exhaust, recycle in place, abandon, > PAGE_SIZE refusal, prepare/commit.
+PART2_SCRIPT = (
+    [("alloc", s, a) for s, a in SEQ]
+    + [("alloc", 4000, 64)] * 7                  # exhausts the first page
+    + [("free", 0)] * 13                         # everything freed
+    + [("alloc", 3000, 1), ("alloc", 200, 256)]  # recycled in place
+    + [("alloc", 2 * PAGE_SIZE, 1)]              # fits: bottom-up, 2 pages
+    + [("alloc", 4096, 1)] * 5                   # page in use: abandoned
+    + [("alloc", 20000, 1), ("alloc", PAGE_SIZE + 1, 1)]   # refused, kept
+    + [("prepare", 100, 64), ("commit", 60, True), ("commit", 10, False),
+       ("alloc", 4, 64), ("prepare", 16, 64), ("prepare", MAX + 1, 1)]
+)
+
+
+@pytest.mark.parametrize("model", [{}, {"high_order_fail": 1.0},
+                                   {"high_order_fail": 0.5, "pfmemalloc_rate": 0.5}],
+                         ids=["order3", "order0", "faults"])
+def test_part2_matches_encoded_step_by_step(model):
+    """Part-2 v2 01/10 only moves code: __page_frag_cache_prepare() is the
+    6.13 body up to the commit, __page_frag_cache_commit() the bias-- and
+    offset update.  Same offsets, biases, refcounts and page traffic as
+    encoded after every step, on order-3 pages, order-0 fallbacks and
+    pfmemalloc pages (same fault seed, so the same pages)."""
+    want, want_stats = _trace("encoded", PART2_SCRIPT, **model)
+    got, got_stats = _trace("part2", PART2_SCRIPT, **model)
+    for i, (w, g) in enumerate(zip(want, got)):
+        assert g == w, f"step {i} {PART2_SCRIPT[i]}: part2 {g} != encoded {w}"
+    assert got_stats == want_stats
+
+
+def test_part2_commit_returns_the_true_size():
+    """__page_frag_cache_commit_noref() returns nc->offset - orig_offset:
+    the bytes used plus the alignment padding prepare skipped."""
+    c = FragCache("part2")
+    a = c.alloc(10)                              # offset 10
+    p = c.prepare(16, 64)                        # aligned up to 64
+    assert p[1] == 64
+    before = c.stats()["bytes_consumed"]
+    c.commit(p, 16, ref=True)
+    assert c.state().offset == 80
+    assert c.stats()["bytes_consumed"] - before == 80 - 10   # 16 + 54 padding
+    b = c.alloc(1, 32)                           # alloc pays its padding too
+    assert c.offset_of(b) == 96 and c.stats()["bytes_consumed"] == 97
+    cleanup(c, [a, p[0], b])
