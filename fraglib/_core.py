@@ -37,7 +37,7 @@ struct frag_pages_stats {
 };
 int fraglib_pages_init(size_t arena_bytes, size_t max_pages,
                        double high_order_fail, double pfmemalloc_rate,
-                       uint64_t seed);
+                       uint64_t seed, int init_on_alloc);
 int fraglib_ndesigns(void);
 const struct frag_ops *fraglib_design_at(int i);
 struct frag_box *fraglib_cache_new(const char *design);
@@ -59,6 +59,11 @@ int fraglib_in_arena(const void *addr);
 void fraglib_pages_stats(struct frag_pages_stats *st);
 int fraglib_pages_check(char *msg, size_t len);
 void fraglib_pages_drain_pcp(void);
+struct frag_pcp_state {
+    int count; int high; int batch; int free_count; unsigned int alloc_factor;
+    unsigned int order[2]; unsigned int blocks[2];
+};
+void fraglib_pages_pcp(unsigned int cpu, struct frag_pcp_state *st);
 """
 
 ffi = cffi.FFI()

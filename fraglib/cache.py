@@ -14,7 +14,8 @@ from . import _core
 from .designs import CAP_PREPARE, get_design
 from .exceptions import FraglibError, ParameterError
 
-__all__ = ["FragCache", "CacheState", "PageModel", "init_page_model", "PAGE_SIZE"]
+__all__ = ["FragCache", "CacheState", "PageModel", "PcpState", "init_page_model",
+           "pcp_state", "PAGE_SIZE"]
 
 PAGE_SIZE = 4096
 MAX_SIZE = 32768
@@ -57,9 +58,37 @@ class PageModel:
                    st.pfmemalloc_pages, st.alloc_calls[0], st.alloc_calls[3])
 
 
+@dataclass(frozen=True)
+class PcpState:
+    """One CPU's per-CPU lists (``struct frag_pcp_state``).
+
+    ``count``, ``high`` and ``batch`` are in pages, as the kernel counts
+    them; ``blocks`` maps each list's order to the blocks on it.
+    """
+
+    count: int
+    high: int
+    batch: int
+    free_count: int
+    alloc_factor: int
+    blocks: dict
+
+    def pages(self) -> int:
+        """Pages on the lists, summed from the blocks (== ``count``)."""
+        return sum(n << order for order, n in self.blocks.items())
+
+
+def pcp_state(cpu: int = 0) -> PcpState:
+    """Snapshot of a CPU's pcp lists (the in-process model uses CPU 0)."""
+    st = _core.ffi.new("struct frag_pcp_state *")
+    _core.lib().fraglib_pages_pcp(cpu, st)
+    return PcpState(st.count, st.high, st.batch, st.free_count, st.alloc_factor,
+                    {st.order[i]: st.blocks[i] for i in range(2)})
+
+
 def init_page_model(arena_mb: int = 16, *, max_pages: int = 0,
                     high_order_fail: float = 0.0, pfmemalloc_rate: float = 0.0,
-                    seed: int = 1) -> None:
+                    seed: int = 1, init_on_alloc: bool = False) -> None:
     """(Re)create the in-process page model. Every live FragCache becomes invalid.
 
     Parameters
@@ -72,6 +101,8 @@ def init_page_model(arena_mb: int = 16, *, max_pages: int = 0,
         Fault-injection probabilities in [0, 1].
     seed : int
         Seed of the fault-injection generator.
+    init_on_alloc : bool
+        Zero every page as it is allocated (the kernel's init_on_alloc=1).
     """
     global _page_model_args
     if not isinstance(arena_mb, int) or arena_mb < 1:
@@ -83,12 +114,13 @@ def init_page_model(arena_mb: int = 16, *, max_pages: int = 0,
     if max_pages < 0:
         raise ParameterError("max_pages", max_pages, "an integer >= 0")
     rc = _core.lib().fraglib_pages_init(arena_mb << 20, max_pages, high_order_fail,
-                                        pfmemalloc_rate, seed)
+                                        pfmemalloc_rate, seed, int(bool(init_on_alloc)))
     if rc:
         raise FraglibError(f"page model init failed ({rc})")
     _page_model_args = dict(arena_mb=arena_mb, max_pages=max_pages,
                             high_order_fail=high_order_fail,
-                            pfmemalloc_rate=pfmemalloc_rate, seed=seed)
+                            pfmemalloc_rate=pfmemalloc_rate, seed=seed,
+                            init_on_alloc=bool(init_on_alloc))
     FragCache._generation += 1
 
 
@@ -221,6 +253,21 @@ class FragCache:
 
     def in_arena(self, addr: int) -> bool:
         return bool(self._lib.fraglib_in_arena(_core.ffi.cast("void *", addr)))
+
+    def read(self, addr: int, n: int) -> bytes:
+        """``n`` bytes at ``addr`` (a model page: anything in the arena)."""
+        self._check_span(addr, n)
+        return bytes(_core.ffi.buffer(_core.ffi.cast("char *", addr), n))
+
+    def write(self, addr: int, data: bytes) -> None:
+        """Store ``data`` at ``addr`` (a model page: anything in the arena)."""
+        self._check_span(addr, len(data))
+        _core.ffi.memmove(_core.ffi.cast("char *", addr), data, len(data))
+
+    def _check_span(self, addr: int, n: int) -> None:
+        self._check()
+        if n < 1 or not (self.in_arena(addr) and self.in_arena(addr + n - 1)):
+            raise ParameterError("addr", addr, f"{n} bytes inside the page model's arena")
 
     def close(self) -> None:
         """Free the cache object (drain it first to return its page)."""

@@ -12,7 +12,7 @@
 
 int fraglib_pages_init(size_t arena_bytes, size_t max_pages,
 		       double high_order_fail, double pfmemalloc_rate,
-		       uint64_t seed)
+		       uint64_t seed, int init_on_alloc)
 {
 	struct frag_pages_cfg cfg = {
 		.arena_bytes = arena_bytes,
@@ -20,6 +20,7 @@ int fraglib_pages_init(size_t arena_bytes, size_t max_pages,
 		.high_order_fail = high_order_fail,
 		.pfmemalloc_rate = pfmemalloc_rate,
 		.seed = seed,
+		.init_on_alloc = init_on_alloc,
 	};
 
 	return frag_pages_init(&cfg);
@@ -149,4 +150,9 @@ int fraglib_pages_check(char *msg, size_t len)
 void fraglib_pages_drain_pcp(void)
 {
 	frag_pages_drain_pcp();
+}
+
+void fraglib_pages_pcp(unsigned int cpu, struct frag_pcp_state *st)
+{
+	frag_pages_pcp_state(cpu, st);
 }

@@ -15,8 +15,29 @@
 
 #include "page.h"
 
-#define PCP_HIGH	64	/* pages on a pcp list before a flush */
-#define PCP_BATCH	16	/* pages moved per refill/flush */
+/*
+ * The per-CPU lists count PAGES, not blocks, as mm/page_alloc.c has since
+ * 44042b449872 ("mm/page_alloc: allow high-order pages to be stored on
+ * the per-cpu lists", 5.13) and still does in 6.13: one pcp->count per CPU
+ * for all its lists, += 1 << order on free, += alloced << order on a bulk
+ * refill, and pcp->high and pcp->batch are page counts.  So a CPU's lists
+ * hold at most PCP_HIGH / 8 order-3 blocks, and a bulk refill takes
+ * max(batch >> order, 2) of them (nr_pcp_alloc()).
+ *
+ * Modelled as in 6.8-6.13 with high_min == high_max (no high
+ * auto-tuning): alloc_factor doubles order-0 refills while a CPU only
+ * allocates, free_count grows the flush size while it only frees
+ * (nr_pcp_free()), and free_pcppages_bulk() drains the cold end, the list
+ * just freed to first, then round robin.  Not modelled: the free_high
+ * shortcut for consecutive order 1-3 frees (PCPF_PREV_FREE_HIGH_ORDER),
+ * migratetypes, and the zone watermarks that move high.
+ */
+#define PCP_HIGH		64	/* pcp->high, pages */
+#define PCP_BATCH		16	/* pcp->batch, pages */
+#define PCP_BATCH_SCALE_MAX	5	/* CONFIG_PCP_BATCH_SCALE_MAX default */
+_Static_assert(PCP_HIGH >= 2 * PCP_BATCH,
+	       "nr_pcp_free() clamps to [batch, high - batch]");
+_Static_assert((PCP_HIGH >> 3) >= 1, "an order-3 block fits under high");
 
 struct page *frag_mem_map;
 unsigned char *frag_arena;
@@ -27,16 +48,25 @@ struct free_area {
 	unsigned long nr_free;
 };
 
-struct pcp_list {
+/*
+ * One CPU's lists (struct per_cpu_pages): doubly linked through
+ * lru_next/lru_prev; alloc and free use the hot head, flushes take the
+ * cold tail (list_last_entry in free_pcppages_bulk()).
+ */
+struct per_cpu_pages {
 	atomic_flag lock;
-	struct page *head;	/* LIFO, singly linked via lru_next */
-	unsigned int count;	/* blocks, not pages */
+	int count;			/* PAGES on all lists, not blocks */
+	int free_count;			/* pages freed, halved per alloc */
+	unsigned int alloc_factor;	/* order-0 refill scale, shift */
+	struct page *head[FRAG_PCP_ORDERS];
+	struct page *tail[FRAG_PCP_ORDERS];
+	unsigned int nr[FRAG_PCP_ORDERS];	/* blocks per list */
 };
 
 static struct {
 	atomic_flag lock;
 	struct free_area area[FRAG_MAX_ORDER + 1];
-	struct pcp_list pcp[FRAG_NR_CPUS][FRAG_PCP_ORDERS];
+	struct per_cpu_pages pcp[FRAG_NR_CPUS];
 	struct frag_pages_cfg cfg;
 	size_t cap;
 	uint64_t fail_threshold;	/* high_order_fail scaled to 2^64 */
@@ -180,17 +210,121 @@ static int pcp_index(unsigned int order)
 	return order == 0 ? 0 : order == 3 ? 1 : -1;
 }
 
+static unsigned int pcp_order(int i)
+{
+	return i ? 3 : 0;
+}
+
+static void pcp_list_add(struct per_cpu_pages *pcp, int i, struct page *page,
+			 bool tail)
+{
+	page->lru_prev = tail ? pcp->tail[i] : NULL;
+	page->lru_next = tail ? NULL : pcp->head[i];
+	if (page->lru_prev)
+		page->lru_prev->lru_next = page;
+	else
+		pcp->head[i] = page;
+	if (page->lru_next)
+		page->lru_next->lru_prev = page;
+	else
+		pcp->tail[i] = page;
+	pcp->nr[i]++;
+}
+
+static void pcp_list_del(struct per_cpu_pages *pcp, int i, struct page *page)
+{
+	if (page->lru_prev)
+		page->lru_prev->lru_next = page->lru_next;
+	else
+		pcp->head[i] = page->lru_next;
+	if (page->lru_next)
+		page->lru_next->lru_prev = page->lru_prev;
+	else
+		pcp->tail[i] = page->lru_prev;
+	page->lru_next = page->lru_prev = NULL;
+	pcp->nr[i]--;
+}
+
+/* Blocks to take from the buddy lists on an empty list (nr_pcp_alloc()). */
+static int nr_pcp_alloc(struct per_cpu_pages *pcp, unsigned int order)
+{
+	int batch = PCP_BATCH, max_nr_alloc;
+
+	if (!order) {
+		/* Double while this CPU only allocates, up to high. */
+		batch = PCP_BATCH << pcp->alloc_factor;
+		max_nr_alloc = PCP_HIGH - pcp->count - PCP_BATCH;
+		if (max_nr_alloc < PCP_BATCH)
+			max_nr_alloc = PCP_BATCH;
+		if (batch <= max_nr_alloc &&
+		    pcp->alloc_factor < PCP_BATCH_SCALE_MAX)
+			pcp->alloc_factor++;
+		if (batch > max_nr_alloc)
+			batch = max_nr_alloc;
+	}
+	/* batch is in pages: an order-3 refill takes batch / 8 blocks. */
+	batch >>= order;
+	return batch > 2 ? batch : 2;
+}
+
+/* Pages to flush once count reaches high (nr_pcp_free(), !free_high). */
+static int nr_pcp_free(const struct per_cpu_pages *pcp)
+{
+	int n = pcp->free_count;
+
+	if (n < PCP_BATCH)
+		n = PCP_BATCH;		/* leave at least batch pages */
+	if (n > PCP_HIGH - PCP_BATCH)
+		n = PCP_HIGH - PCP_BATCH;
+	return n;
+}
+
+/*
+ * free_pcppages_bulk(): give @count PAGES back to the buddy lists, from
+ * the cold end, starting with list @i, then round robin.  A block counts
+ * 1 << order, so the last one may overshoot, as in the kernel.
+ */
+static void free_pcppages_bulk(struct per_cpu_pages *pcp, int count, int i)
+{
+	if (count > pcp->count)
+		count = pcp->count;
+	i--;
+	spin_lock(&zone.lock);
+	while (count > 0) {
+		unsigned int order;
+
+		do {
+			if (++i > FRAG_PCP_ORDERS - 1)
+				i = 0;
+		} while (!pcp->tail[i]);
+		order = pcp_order(i);
+		do {
+			struct page *page = pcp->tail[i];
+
+			pcp_list_del(pcp, i, page);
+			count -= 1 << order;
+			pcp->count -= 1 << order;
+			set_page_flags(page, 0);
+			buddy_free(page_to_pfn(page), order);
+		} while (count > 0 && pcp->tail[i]);
+	}
+	spin_unlock(&zone.lock);
+}
+
 static struct page *pcp_alloc(unsigned int order)
 {
-	struct pcp_list *pcp = &zone.pcp[this_cpu][pcp_index(order)];
+	struct per_cpu_pages *pcp = &zone.pcp[this_cpu];
+	int i = pcp_index(order);
 	struct page *page;
 
 	spin_lock(&pcp->lock);
-	if (unlikely(!pcp->head)) {
-		int i;
+	/* An allocation halves the run of frees (rmqueue_pcplist()). */
+	pcp->free_count >>= 1;
+	if (unlikely(!pcp->head[i])) {
+		int n, batch = nr_pcp_alloc(pcp, order), alloced = 0;
 
 		spin_lock(&zone.lock);
-		for (i = 0; i < PCP_BATCH; i++) {
+		for (n = 0; n < batch; n++) {
 			long pfn = buddy_alloc(order);
 
 			if (pfn < 0)
@@ -198,63 +332,72 @@ static struct page *pcp_alloc(unsigned int order)
 			page = &frag_mem_map[pfn];
 			set_page_flags(page, PG_pcp);
 			page->order = order;
-			page->lru_next = pcp->head;
-			pcp->head = page;
-			pcp->count++;
+			pcp_list_add(pcp, i, page, true);	/* rmqueue_bulk */
+			alloced++;
 		}
 		spin_unlock(&zone.lock);
+		pcp->count += alloced << order;
 	}
-	page = pcp->head;
+	page = pcp->head[i];
 	if (page) {
-		pcp->head = page->lru_next;
-		pcp->count--;
-		page->lru_next = NULL;
+		pcp_list_del(pcp, i, page);
+		pcp->count -= 1 << order;
 		set_page_flags(page, 0);
 	}
 	spin_unlock(&pcp->lock);
 	return page;
 }
 
-static void pcp_flush(struct pcp_list *pcp, unsigned int n)
-{
-	spin_lock(&zone.lock);
-	while (n-- && pcp->head) {
-		struct page *page = pcp->head;
-
-		pcp->head = page->lru_next;
-		pcp->count--;
-		set_page_flags(page, 0);
-		buddy_free(page_to_pfn(page), page->order);
-	}
-	spin_unlock(&zone.lock);
-}
-
 static void pcp_free(struct page *page, unsigned int order)
 {
-	struct pcp_list *pcp = &zone.pcp[this_cpu][pcp_index(order)];
+	struct per_cpu_pages *pcp = &zone.pcp[this_cpu];
+	int i = pcp_index(order);
 
 	spin_lock(&pcp->lock);
+	/* A free halves the order-0 refill scale (free_unref_page_commit). */
+	pcp->alloc_factor >>= 1;
 	set_page_flags(page, PG_pcp);
 	page->order = order;
-	page->lru_next = pcp->head;
-	pcp->head = page;
-	if (++pcp->count > PCP_HIGH)
-		pcp_flush(pcp, PCP_BATCH);
+	pcp_list_add(pcp, i, page, false);
+	pcp->count += 1 << order;
+	if (pcp->free_count < (PCP_BATCH << PCP_BATCH_SCALE_MAX))
+		pcp->free_count += 1 << order;
+	if (pcp->count >= PCP_HIGH)
+		free_pcppages_bulk(pcp, nr_pcp_free(pcp), i);
 	spin_unlock(&pcp->lock);
 }
 
 void frag_pages_drain_pcp(void)
 {
-	int c, i;
+	int c;
 
-	for (c = 0; c < FRAG_NR_CPUS; c++)
-		for (i = 0; i < FRAG_PCP_ORDERS; i++) {
-			struct pcp_list *pcp = &zone.pcp[c][i];
+	for (c = 0; c < FRAG_NR_CPUS; c++) {
+		struct per_cpu_pages *pcp = &zone.pcp[c];
 
-			spin_lock(&pcp->lock);
-			pcp_flush(pcp, UINT32_MAX);
-			spin_unlock(&pcp->lock);
-		}
+		spin_lock(&pcp->lock);
+		free_pcppages_bulk(pcp, pcp->count, 0);
+		pcp->free_count = 0;
+		pcp->alloc_factor = 0;
+		spin_unlock(&pcp->lock);
+	}
+}
+
+void frag_pages_pcp_state(unsigned int cpu, struct frag_pcp_state *st)
+{
+	struct per_cpu_pages *pcp = &zone.pcp[cpu % FRAG_NR_CPUS];
+	int i;
+
+	spin_lock(&pcp->lock);
+	st->count = pcp->count;
+	st->high = PCP_HIGH;
+	st->batch = PCP_BATCH;
+	st->free_count = pcp->free_count;
+	st->alloc_factor = pcp->alloc_factor;
+	for (i = 0; i < FRAG_PCP_ORDERS; i++) {
+		st->order[i] = pcp_order(i);
+		st->blocks[i] = pcp->nr[i];
+	}
+	spin_unlock(&pcp->lock);
 }
 
 /* ---- the allocator ---- */
@@ -309,6 +452,14 @@ struct page *alloc_pages(gfp_t gfp, unsigned int order)
 		set_page_flags(page, page_flags(page) | PG_pfmemalloc);
 		atomic_fetch_add(&pstat.pfmemalloc_pages, 1);
 	}
+	/*
+	 * init_on_alloc=1 (CONFIG_INIT_ON_ALLOC_DEFAULT_ON, on in many
+	 * distribution kernels): post_alloc_hook() clears every page of the
+	 * block on every allocation, pcp hit or not.  A refill-heavy design
+	 * pays 32 KiB of stores per order-3 page.
+	 */
+	if (zone.cfg.init_on_alloc)
+		memset(page_address(page), 0, (size_t)FRAG_PAGE_SIZE << order);
 	set_page_count(page, 1);
 	atomic_fetch_add(&pstat.pages_allocated, nr);
 	account((long)nr);
@@ -460,13 +611,22 @@ int frag_pages_check(char *msg, size_t len)
 		if (page_flags(p) & PG_buddy)
 			free_pages += 1ul << p->order;
 	}
-	for (c = 0; c < FRAG_NR_CPUS; c++)
+	for (c = 0; c < FRAG_NR_CPUS; c++) {
+		long pcp_pages = 0;
+
 		for (i = 0; i < FRAG_PCP_ORDERS; i++) {
 			struct page *p;
 
-			for (p = zone.pcp[c][i].head; p; p = p->lru_next)
-				free_pages += 1ul << p->order;
+			for (p = zone.pcp[c].head[i]; p; p = p->lru_next)
+				pcp_pages += 1l << p->order;
 		}
+		if (pcp_pages != zone.pcp[c].count) {
+			snprintf(msg, len, "cpu %d: pcp->count %d != %ld pages listed",
+				 c, zone.pcp[c].count, pcp_pages);
+			return -1;
+		}
+		free_pages += pcp_pages;
+	}
 	if (free_pages + (unsigned long)atomic_load(&pstat.pages_in_use) !=
 	    frag_nr_pages) {
 		snprintf(msg, len, "%lu free + %lld in use != %zu pages",

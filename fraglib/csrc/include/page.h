@@ -11,8 +11,10 @@
  *
  * The allocator is a binary buddy (orders 0..FRAG_MAX_ORDER) behind
  * per-CPU-like LIFO lists for order 0 and order 3 (the kernel's pcp lists
- * cover orders <= PAGE_ALLOC_COSTLY_ORDER).  Fault injection: high-order
- * failure rate, pfmemalloc rate, and a cap on pages in use.
+ * cover orders <= PAGE_ALLOC_COSTLY_ORDER), counted in pages as the
+ * kernel counts them (page.c).  Fault injection: high-order failure rate,
+ * pfmemalloc rate, and a cap on pages in use; init_on_alloc zeroes pages
+ * as they are handed out.
  */
 #ifndef FRAG_PAGE_H
 #define FRAG_PAGE_H
@@ -88,6 +90,7 @@ _Static_assert(sizeof(struct page) == 64, "struct page is one cache line");
  * @pfmemalloc_rate:  probability that a page allocated without
  *                    __GFP_NOMEMALLOC comes from the reserves.
  * @seed:             seed of the fault-injection generator.
+ * @init_on_alloc:    zero every page as it is allocated (init_on_alloc=1).
  */
 struct frag_pages_cfg {
 	size_t arena_bytes;
@@ -95,6 +98,27 @@ struct frag_pages_cfg {
 	double high_order_fail;
 	double pfmemalloc_rate;
 	uint64_t seed;
+	bool init_on_alloc;
+};
+
+/**
+ * struct frag_pcp_state - one CPU's per-CPU lists, for tests.
+ * @count:        pages on all its lists (pcp->count), not blocks.
+ * @high:         flush threshold, pages (pcp->high).
+ * @batch:        refill/flush unit, pages (pcp->batch).
+ * @free_count:   pages freed since allocations last halved it.
+ * @alloc_factor: order-0 refill scale (shift).
+ * @order:        order of each list.
+ * @blocks:       blocks on each list.
+ */
+struct frag_pcp_state {
+	int count;
+	int high;
+	int batch;
+	int free_count;
+	unsigned int alloc_factor;
+	unsigned int order[FRAG_PCP_ORDERS];
+	unsigned int blocks[FRAG_PCP_ORDERS];
 };
 
 /**
@@ -127,6 +151,8 @@ int frag_pages_check(char *msg, size_t len);
 void frag_pages_drain_pcp(void);
 /* Select the pcp list this thread uses (its "CPU"). */
 void frag_set_cpu(unsigned int cpu);
+/* Snapshot of one CPU's pcp lists. */
+void frag_pages_pcp_state(unsigned int cpu, struct frag_pcp_state *st);
 
 struct page *alloc_pages(gfp_t gfp, unsigned int order);
 void __free_pages(struct page *page, unsigned int order);
