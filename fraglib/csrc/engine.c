@@ -272,6 +272,7 @@ int main(int argc, char **argv)
 	cfg.high_order_fail = p.high_order_fail;
 	cfg.pfmemalloc_rate = p.pfmemalloc_rate;
 	cfg.seed = p.seed;
+	cfg.init_on_alloc = p.init_on_alloc;
 	if (frag_pages_init(&cfg)) {
 		fprintf(stderr, "fraglib-engine: cannot map a %ld MiB arena\n",
 			p.arena_mb);

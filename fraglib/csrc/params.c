@@ -65,6 +65,8 @@ static const struct param_def defs[] = {
 	{ "ring_size", P_LONG, F(ring_size), 2, 1 << 20, "ring slots" },
 	{ "sizes_dir", P_STR, F(sizes_dir), 0, 0,
 	  "directory of dist=csv:NAME tables (NAME.csv)" },
+	{ "init_on_alloc", P_LONG, F(init_on_alloc), 0, 1,
+	  "1 = zero every page as it is allocated (init_on_alloc=1)" },
 };
 
 void frag_params_defaults(struct frag_params *p)

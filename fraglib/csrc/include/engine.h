@@ -52,6 +52,7 @@ struct frag_params {
 	long cache_line;
 	long ring_size;
 	char sizes_dir[FRAG_STR_LEN];	/* where dist=csv:NAME finds NAME.csv */
+	long init_on_alloc;	/* 1: the page model zeroes every allocation */
 };
 
 struct frag_metric {
