@@ -210,6 +210,8 @@ static int pcp_index(unsigned int order)
 	return order == 0 ? 0 : order == 3 ? 1 : -1;
 }
 
+_Static_assert(FRAG_PCP_ORDERS == 2, "pcp lists: order 0 (index 0), order 3");
+
 static unsigned int pcp_order(int i)
 {
 	return i ? 3 : 0;
@@ -273,9 +275,9 @@ static int nr_pcp_free(const struct per_cpu_pages *pcp)
 	int n = pcp->free_count;
 
 	if (n < PCP_BATCH)
-		n = PCP_BATCH;		/* leave at least batch pages */
+		n = PCP_BATCH;			/* flush at least a batch */
 	if (n > PCP_HIGH - PCP_BATCH)
-		n = PCP_HIGH - PCP_BATCH;
+		n = PCP_HIGH - PCP_BATCH;	/* and leave a batch behind */
 	return n;
 }
 
