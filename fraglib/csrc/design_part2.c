@@ -4,11 +4,13 @@
  * alloc path rebuilt the way Yunsheng Lin's "Replace page_frag with
  * page_frag_cache (Part-2)" rebuilt it: "[PATCH net-next v2 01/10] mm:
  * page_frag: some minor refactoring before adding new API" (2024-12-06,
- * <20241206122533.3589947-2-linyunsheng@huawei.com>).  v1 of the series
- * (<20241114121606.3434517-1-linyunsheng@huawei.com>) carried the same
- * patch first and reported page_frag_test about 20 % slower for it
- * (5.566 -> 7.035 s non-aligned, 2.584 -> 3.211 s aligned); this design
- * exists so that claim can be measured against "encoded".
+ * <20241206122533.3589947-2-linyunsheng@huawei.com>), the revision
+ * mirrored here.  v1 of the series
+ * (<20241114121606.3434517-1-linyunsheng@huawei.com>) opened with a patch
+ * of the same title (its text is not in the archive searched) and
+ * reported page_frag_test about 20 % slower for the refactor (5.566 ->
+ * 7.035 s non-aligned, 2.584 -> 3.211 s aligned); this design exists so
+ * that claim can be measured against "encoded".
  *
  * Same struct, same algorithm, same offsets and references as 6.13.  What
  * changes is the shape of the code:
