@@ -109,13 +109,15 @@ struct wl_peer {
  * What the remote CPU does with a head it consumed: hand it back to the
  * owner (remote_free=defer, when there is room), else free it here: the
  * design's fragments with frag_free(), tagged heads through wl_small.
- * Returns 1 if it freed the head itself.
+ * Returns 1 if it freed the head itself.  tx and ring pass no @small:
+ * their fragments (75 B, say) need not be aligned and are never tagged.
  */
 static inline int wl_peer_release(struct wl_peer *w, void *p)
 {
 	if (w->defer && wl_defer_attempt(w->defer, p))
 		return 0;
-	if (unlikely(wl_tag_of(p)))
+	/* Only rx tags its heads; tx and ring fragments may be unaligned. */
+	if (unlikely(w->small && wl_tag_of(p)))
 		wl_small_free(w->small, p, true);
 	else
 		frag_free(p);
