@@ -73,11 +73,10 @@ static int rx_validate(const struct frag_params *p, char *err, size_t len)
 {
 	unsigned long max = wl_design_max_frag();
 	long fits = rx_max_len(p, max), page = rx_max_len(p, PAGE_SIZE);
-	struct frag_dist d;
-	int hits;
-
 	long small = rx_max_len(p, WL_SZ_1K);
 	bool routed = strcmp(p->small_heads, "design");
+	struct frag_dist d;
+	int hits;
 
 	if (frag_dist_parse(&d, p->dist, p->sizes_dir, err, len))
 		return -1;
