@@ -29,7 +29,8 @@ _META_KEY = b"fraglib.run"
 #: parameters copied into columns (the rest stay in the JSON metadata)
 _PARAM_COLUMNS = ("size", "align", "batch", "cpu", "cpu2", "dist", "queue_depth",
                   "mss", "ring_size", "busy_poll", "high_order_fail",
-                  "pfmemalloc_rate", "seed", "init_on_alloc")
+                  "pfmemalloc_rate", "seed", "init_on_alloc", "small_heads",
+                  "remote_free")
 _PROV_COLUMNS = ("machine", "time", "git_sha", "git_dirty", "build_key",
                  "source_hash", "layout_seed", "env_pad", "build_id", "process",
                  "pair", "role")

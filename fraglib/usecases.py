@@ -35,12 +35,13 @@ from . import stats as _stats
 from .api import default_cpu, run
 from .designs import CAP_ALIASED, CAP_PAGES, design_names, get_design
 from .exceptions import CollectorUnavailable, ParameterError
-from .workloads import get_workload
+from .workloads import RING_PRESETS, get_workload, ring_preset, tx_copies
 
 __all__ = [
     "RX_DESIGNS", "TX_DESIGNS", "RING_DESIGNS", "RING_MODES", "RING_CPUS",
     "COUNTER_WORKLOADS", "MEMORY_METRICS", "MEASURED",
     "other_cpu", "rx_grid", "tx_grid", "ring_grid", "not_measured", "cell_medians",
+    "rx_routing", "rx_routing_text", "tx_copy_text", "ring_presets_table",
     "verdicts", "rx_answer", "tx_summary", "tx_answer", "ring_ratios", "kernel_ratios",
     "ring_vs_kernel", "ring_answer", "memory_table", "memory_answer",
     "probe_table", "counter_table_for", "top_functions", "counters_answer",
@@ -145,7 +146,7 @@ def _metric(r, name: str) -> float:
 
 def _interleaved(designs: Sequence[str], workload: str, cells: Sequence[dict], *,
                  repeats: int, seed: int, progress: bool, metrics: Sequence[str],
-                 run_kwargs: Mapping) -> pd.DataFrame:
+                 run_kwargs: Mapping, param_columns: Sequence[str] = ()) -> pd.DataFrame:
     """Run each cell's accepted designs ``repeats`` rounds, interleaved.
 
     ``cells``: dicts with ``labels`` (columns), ``params`` (passed to run)
@@ -165,7 +166,7 @@ def _interleaved(designs: Sequence[str], workload: str, cells: Sequence[dict], *
                 reason = f"refused: {why}" if why else None
             if reason:
                 rows.append({"design": d, **cell["labels"], "cell": ci, "repeat": np.nan,
-                             "status": reason, "note": w.adaptation(d) or "", "flag": "",
+                             **{k: None for k in param_columns}, "status": reason, "note": w.adaptation(d) or "", "flag": "",
                              **_nan_row(metrics)})
             else:
                 ok.append(d)
@@ -181,8 +182,9 @@ def _interleaved(designs: Sequence[str], workload: str, cells: Sequence[dict], *
         cell = cells[ci]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            r = run(d, workload, **cell["params"], **run_kwargs)
+            r = run(d, workload, **{**run_kwargs, **cell["params"]})
         rows.append({"design": d, **cell["labels"], "cell": ci, "repeat": rep,
+                     **{k: r.params.get(k) for k in param_columns},
                      "status": MEASURED, "note": w.adaptation(d) or "",
                      "flag": "; ".join(dict.fromkeys(str(x.message) for x in caught)),
                      "median_cpp": r.median_cycles_per_packet,
@@ -211,6 +213,7 @@ def _remote_cells(labels: Sequence[tuple[dict, dict]], remote: Sequence[bool],
 def rx_grid(designs: Sequence[str] = RX_DESIGNS, dists: Sequence[str] = ("imix",),
             remote: Sequence[bool] = (False, True), *, packets: int = 16384,
             repeats: int = 8, seed: int = 0, progress: bool = True,
+            small_heads: str | None = None, remote_free: str = "direct",
             **run_kwargs) -> pd.DataFrame:
     """The rx workload over packet-size distributions, freed here or remotely.
 
@@ -233,6 +236,13 @@ def rx_grid(designs: Sequence[str] = RX_DESIGNS, dists: Sequence[str] = ("imix",
         Seed of the run order.
     progress : bool
         Show a progress bar.
+    small_heads : str, optional
+        Where heads with ``len + NET_SKB_PAD <= SKB_WITH_OVERHEAD(1024)`` go:
+        ``"slicer1k"``, ``"kmalloc"`` or ``"design"`` (a what-if no kernel
+        takes). None: each design's own kernel's choice (see
+        :func:`fraglib.workloads.design_small_heads`); the run records it.
+    remote_free : str
+        ``"direct"`` (cpu2 frees) or ``"defer"`` (skb_attempt_defer_free()).
     **run_kwargs
         Passed to :func:`fraglib.run` (``queue_depth``, ``store``, ``cpu``...).
 
@@ -240,20 +250,82 @@ def rx_grid(designs: Sequence[str] = RX_DESIGNS, dists: Sequence[str] = ("imix",
     -------
     pandas.DataFrame
         One row per run: design, dist, remote, free_on, cell, repeat,
-        status, note, flag (warnings the run raised, e.g. page faults in
-        the timed region), median_cpp, min_cpp, ns_per_packet, head_bytes_mean,
-        kmalloc_heads, pages_per_1k_packets, run_id; plus one row per
-        refused or skipped (design, cell) with NaN measurements.
+        small_heads and remote_free (as the run recorded them), status, note,
+        flag (warnings the run raised, e.g. page faults in the timed region),
+        median_cpp, min_cpp, ns_per_packet, head_bytes_mean, kmalloc_heads,
+        pages_per_1k_packets, frags_allocated, small_heads_slicer1k,
+        small_heads_kmalloc, small_heads_design, small_heads_pages,
+        heads_deferred, run_id; plus one row per refused or skipped
+        (design, cell) with NaN measurements.
     """
     designs = _designs(designs)
     dists = _nonempty("dists", dists)
     remote = _nonempty("remote", [bool(r) for r in remote])
-    cells = _remote_cells([({"dist": d}, {"dist": d}) for d in dists], remote,
+    extra = {"remote_free": remote_free}
+    if small_heads is not None:
+        extra["small_heads"] = small_heads
+    cells = _remote_cells([({"dist": d}, {"dist": d, **extra}) for d in dists], remote,
                           run_kwargs.get("cpu"))
     return _interleaved(designs, "rx", cells, repeats=_positive("repeats", repeats),
                         seed=seed, progress=progress,
-                        metrics=("head_bytes_mean", "kmalloc_heads", "pages_per_1k_packets"),
-                        run_kwargs={"packets": _positive("packets", packets), **run_kwargs})
+                        metrics=("head_bytes_mean", "kmalloc_heads", "pages_per_1k_packets",
+                                 "frags_allocated", "small_heads_slicer1k",
+                                 "small_heads_kmalloc", "small_heads_design",
+                                 "small_heads_pages", "heads_deferred"),
+                        run_kwargs={"packets": _positive("packets", packets), **run_kwargs},
+                        param_columns=("small_heads", "remote_free"))
+
+
+_ROUTE_TEXT = {"slicer1k": "a 1 KiB slice of page_frag_alloc_1k() (the 6.3–6.13 napi path)",
+               "kmalloc": "the kmalloc-1k stand-in (up to 6.2 and from 6.14)",
+               "design": "the design itself (a what-if: no kernel does this)"}
+
+
+def rx_routing(df: pd.DataFrame) -> pd.DataFrame:
+    """Which small-head routing each design's runs used, and what it took.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        :func:`rx_grid` output.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (design, small_heads, remote_free) of the measured
+        runs: runs, median share of frames whose head went to the design
+        (``design_share``), to the slicer and to kmalloc, and median
+        ``pages_per_1k_packets`` (side allocators' pages included).
+    """
+    m = df[df["status"] == MEASURED]
+    if m.empty:
+        return pd.DataFrame(columns=["design", "small_heads", "remote_free", "runs"])
+    heads = (m["frags_allocated"] + m["small_heads_slicer1k"] + m["small_heads_kmalloc"])
+    m = m.assign(design_share=m["frags_allocated"] / heads,
+                 slicer1k_share=m["small_heads_slicer1k"] / heads,
+                 kmalloc_share=m["small_heads_kmalloc"] / heads)
+    return (m.groupby(["design", "small_heads", "remote_free"], sort=False)
+             .agg(runs=("run_id", "count"), design_share=("design_share", "median"),
+                  slicer1k_share=("slicer1k_share", "median"),
+                  kmalloc_share=("kmalloc_share", "median"),
+                  pages_per_1k_packets=("pages_per_1k_packets", "median"))
+             .reset_index())
+
+
+def rx_routing_text(df: pd.DataFrame) -> str:
+    """One sentence per routing: which designs' runs sent small heads where."""
+    t = rx_routing(df)
+    if t.empty:
+        return "No rx run was measured, so no small-head routing was used."
+    parts = []
+    for (route, free), g in t.groupby(["small_heads", "remote_free"], sort=False):
+        names = ", ".join(g["design"])
+        share = 1 - g["design_share"].median()
+        parts.append(f"{names}: small heads (len + NET_SKB_PAD <= SKB_WITH_OVERHEAD(1024)) "
+                     f"went to {_ROUTE_TEXT.get(route, route)}, {share:.0%} of frames; "
+                     f"remote_free={free}")
+    return ("Routing used by every figure below: " + "; ".join(parts) + ". Only the "
+            "remaining heads reach the design's page_frag_cache.")
 
 
 def tx_grid(designs: Sequence[str] = TX_DESIGNS,
@@ -273,7 +345,9 @@ def tx_grid(designs: Sequence[str] = TX_DESIGNS,
     remote : sequence of bool
         Whether skbs are completed (freed) on another CPU.
     mss : int
-        Segment size; slicer1k refuses an mss above 1 KiB.
+        Segment size: counts wire segments; it does not cap a copy (each
+        copy is min(size_goal - skb len, bytes left, page room), as
+        tcp_sendmsg_locked() makes it).
     packets : int
         Messages per run. The cycles are per wire *segment*
         (``median_cpp`` is cycles per segment).
@@ -296,14 +370,72 @@ def tx_grid(designs: Sequence[str] = TX_DESIGNS,
                         seed=seed, progress=progress,
                         metrics=("coalesce_rate", "frags_per_segment", "segments",
                                  "messages", "chunks", "merged_chunks",
-                                 "pages_per_1k_packets", "peak_pages_held"),
+                                 "pages_per_1k_packets", "peak_pages_held",
+                                 "alloc_calls_per_message", "alloc_calls_per_wire_segment",
+                                 "copy_bytes_mean"),
                         run_kwargs={"packets": _positive("packets", packets), **run_kwargs})
+
+
+def tx_copy_text(df: pd.DataFrame, mss: int = 1448, gso_size: int = 65536) -> str:
+    """What each tx run copied per allocator call, beside the kernel's rule.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        :func:`tx_grid` output.
+    mss, gso_size : int
+        The runs' values (for the reference copies of a fixed message size).
+
+    Returns
+    -------
+    str
+        One sentence per (dist, design): mean bytes per copy, allocator
+        calls per message and per wire segment; for ``fixed:N`` the copies
+        tcp_sendmsg_locked() makes for the first message on a fresh 32 KiB
+        page (:func:`fraglib.workloads.tx_copies`).
+    """
+    m = df[df["status"] == MEASURED]
+    if m.empty:
+        return "No tx run was measured."
+    g = (m.groupby(["dist", "design"], sort=False)
+          [["copy_bytes_mean", "alloc_calls_per_message", "alloc_calls_per_wire_segment"]]
+          .median())
+    parts = []
+    for dist in dict.fromkeys(m["dist"]):
+        ref = ""
+        if str(dist).startswith("fixed:"):
+            n = int(str(dist)[6:])
+            ref = (f" (tcp_sendmsg_locked(), mss {mss}, gso {gso_size}, first message on a "
+                   f"fresh 32 KiB page: copies of {' + '.join(map(str, tx_copies([n], mss, gso_size)))} B)")
+        rows = [f"{d} {r.copy_bytes_mean:.0f} B per copy, {r.alloc_calls_per_message:.2f} "
+                f"allocator calls per message, {r.alloc_calls_per_wire_segment:.3f} per wire "
+                "segment" for (dd, d), r in g.iterrows() if dd == dist]
+        parts.append(f"{dist}{ref}: " + "; ".join(rows))
+    return ("Each copy is min(size_goal − skb length, bytes left, room in the page "
+            "fragment), with no MSS cap; prepare() is asked for 32 B as "
+            "sk_page_frag_refill() asks; designs without prepare/commit allocate each "
+            "copy (at most a page). " + ". ".join(parts) + ".")
+
+
+def ring_presets_table() -> pd.DataFrame:
+    """:data:`fraglib.workloads.RING_PRESETS` as a table (one row per preset)."""
+    return pd.DataFrame([{"preset": k, **{f: v[f] for f in ("nr_test", "size", "align",
+                                                             "cpus", "source")}}
+                         for k, v in RING_PRESETS.items()])
+
+
+def _ring_mode(mode: str) -> dict:
+    if mode in RING_MODES:
+        return dict(RING_MODES[mode])
+    pre = RING_PRESETS[mode]
+    return {"size": pre["size"], "align": pre["align"]}
 
 
 def ring_grid(designs: Sequence[str] = RING_DESIGNS,
               modes: Sequence[str] = tuple(RING_MODES), cpus: Sequence[str] = RING_CPUS, *,
               packets: int = 131072, repeats: int = 8, seed: int = 0,
-              progress: bool = True, **run_kwargs) -> pd.DataFrame:
+              progress: bool = True, scale: float | None = None,
+              **run_kwargs) -> pd.DataFrame:
     """page_frag_test.ko in user space: push thread allocates, pop thread frees.
 
     Parameters
@@ -314,42 +446,54 @@ def ring_grid(designs: Sequence[str] = RING_DESIGNS,
     modes : sequence of str
         Keys of :data:`RING_MODES`: ``"2048"`` (the smoke test's default
         length), ``"75"`` (nonaligned) and ``"75-aligned"`` (aligned to
-        SMP_CACHE_BYTES = 64).
+        SMP_CACHE_BYTES = 64); or names of
+        :data:`fraglib.workloads.RING_PRESETS` (the module's defaults, the
+        script's modes, the cover letters' ``v13-nonaligned``/``v13-aligned``
+        with 12-byte fragments, ``v23-same-cpu``), which fix size and align.
     cpus : sequence of str
         ``"cross"``: the pop thread on another CPU (``"skipped: ..."`` on a
         one-CPU machine); ``"same"``: both threads on one CPU.
     packets : int
         Objects pushed (``nr_test``).
+    scale : float, optional
+        For preset modes: push ``round(nr_test * scale)`` objects instead of
+        ``packets`` (1.0 = exactly the published configuration).
     repeats, seed, progress, **run_kwargs
         As in :func:`rx_grid`.
 
     Returns
     -------
     pandas.DataFrame
-        One row per run: design, mode, size, align, cpus, ..., median_cpp
+        One row per run: design, mode, size, align, objects, busy_poll,
+        cpus, ..., median_cpp
         (push-thread cycles per push), ``ns_per_object`` (the module's
         elapsed time per object, the one figure page_frag_test reports),
         ``elapsed_ns``, ``ring_full_frees``, ``objects``.
     """
     designs = _designs(designs)
-    modes = _nonempty("modes", modes, RING_MODES)
+    modes = _nonempty("modes", modes, {**RING_MODES, **RING_PRESETS})
     cpus = _nonempty("cpus", cpus, RING_CPUS)
     cpu = run_kwargs.get("cpu")
     cpu = default_cpu() if cpu is None else cpu
     cpu2, why = other_cpu(cpu)
+    packets = _positive("packets", packets)
     cells = []
     for m in modes:
+        mp = _ring_mode(m)
+        n = (ring_preset(m, scale)["packets"] if scale is not None and m in RING_PRESETS
+             else packets)
         for c in cpus:
             cross = c == "cross"
-            cells.append({"labels": {"mode": m, **RING_MODES[m], "cpus": c},
-                          "params": {**RING_MODES[m],
+            cells.append({"labels": {"mode": m, **mp, "objects_pushed": n, "cpus": c},
+                          "params": {**mp, "packets": n,
                                      "cpu2": (cpu2 if cpu2 is not None else -1) if cross
                                      else cpu},
                           "skip": why if cross and cpu2 is None else None})
     return _interleaved(designs, "ring", cells, repeats=_positive("repeats", repeats),
                         seed=seed, progress=progress,
                         metrics=("ns_per_object", "elapsed_ns", "ring_full_frees", "objects"),
-                        run_kwargs={"packets": _positive("packets", packets), **run_kwargs})
+                        run_kwargs={"packets": packets, **run_kwargs},
+                        param_columns=("busy_poll",))
 
 
 def not_measured(df: pd.DataFrame) -> pd.DataFrame:
@@ -799,6 +943,15 @@ def kernel_ratios(include_other: bool = False) -> pd.DataFrame:
 _MODE_MATCH = {"non-aligned": "75", "aligned": "75-aligned", "unspecified": "2048"}
 
 
+def _kernel_preset(kr) -> str | None:
+    """The RING_PRESETS entry that is exactly a published row's configuration."""
+    if kr["alloc_len"] == 12 and kr["nr_test"] == 51_200_000:
+        return "v13-aligned" if kr["mode"] == "aligned" else "v13-nonaligned"
+    if kr["cpus"] == "same" and kr["nr_test"] == 512_000:
+        return "v23-same-cpu"
+    return None
+
+
 def ring_vs_kernel(measured: pd.DataFrame, kernel: pd.DataFrame) -> pd.DataFrame:
     """Measured design/topdown ratios beside the kernel's after/before ratios.
 
@@ -827,17 +980,24 @@ def ring_vs_kernel(measured: pd.DataFrame, kernel: pd.DataFrame) -> pd.DataFrame
     k = kernel[(kernel["test"] == "page_frag_test") & (kernel["compares"] == "series")]
     designs = list(dict.fromkeys(measured["design"])) or [None]
     rows = []
+    available = set(measured["mode"]) if "mode" in measured.columns else set()
     for i, kr in k.iterrows():
-        mode = _MODE_MATCH[kr["mode"]]
-        cpus = kr["cpus"] if kr["cpus"] in RING_CPUS else "cross"
+        preset = _kernel_preset(kr)
         notes = []
-        if kr["mode"] == "unspecified":
-            notes.append("kernel length not stated: compared with the 2048 B default")
-        elif not pd.isna(kr["alloc_len"]) and kr["alloc_len"] != RING_MODES[mode]["size"]:
-            notes.append(f"kernel {int(kr['alloc_len'])} B vs our "
-                         f"{RING_MODES[mode]['size']} B")
-        if kr["cpus"] not in RING_CPUS:
-            notes.append("kernel CPUs not stated: compared with cross")
+        if preset is not None and preset in available:
+            mode = preset
+            cpus = RING_PRESETS[preset]["cpus"]
+            notes.append(f"same configuration: preset {preset}")
+        else:
+            mode = _MODE_MATCH[kr["mode"]]
+            cpus = kr["cpus"] if kr["cpus"] in RING_CPUS else "cross"
+            if kr["mode"] == "unspecified":
+                notes.append("kernel length not stated: compared with the 2048 B default")
+            elif not pd.isna(kr["alloc_len"]) and kr["alloc_len"] != _ring_mode(mode)["size"]:
+                notes.append(f"kernel {int(kr['alloc_len'])} B vs our "
+                             f"{_ring_mode(mode)['size']} B")
+            if kr["cpus"] not in RING_CPUS:
+                notes.append("kernel CPUs not stated: compared with cross")
         for d in designs:
             sel = measured[(measured["design"] == d) & (measured["mode"] == mode)
                            & (measured["cpus"] == cpus)] if d else measured.iloc[:0]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -29,7 +29,9 @@ from .exceptions import ParameterError, UnknownNameError
 
 __all__ = ["Workload", "Distribution", "workloads", "workload_names", "get_workload",
            "validate_params", "size_distribution", "rx_head_size", "rx_max_len",
-           "SIZES_DIR", "ENGINE_PARAMS", "COMMON_PARAMS", "IMIX"]
+           "SIZES_DIR", "ENGINE_PARAMS", "COMMON_PARAMS", "IMIX", "DESIGN_KERNEL",
+           "SMALL_HEADS", "REMOTE_FREE", "kernel_small_heads", "design_small_heads",
+           "rx_head_route", "tx_copies", "RING_PRESETS", "ring_preset"]
 
 #: where ``dist=csv:NAME`` looks for ``NAME.csv`` unless ``sizes_dir`` is given.
 SIZES_DIR = REPO_ROOT / "data" / "sizes"
@@ -52,7 +54,7 @@ ENGINE_PARAMS = MappingProxyType({
     "seed": (_INT, 0, 9_200_000_000_000_000_000), "counters": (_INT, 0, 1),
     "arena_mb": (_INT, 1, 65536), "max_pages": (_INT, 0, 10**12),
     "high_order_fail": (_FLOAT, 0.0, 1.0), "pfmemalloc_rate": (_FLOAT, 0.0, 1.0),
-    "busy_poll": (_INT, 0, 1), "dist": (_STR, None, None),
+    "busy_poll": (_INT, -1, 1), "dist": (_STR, None, None),
     "queue_depth": (_INT, 0, 1 << 20), "mss": (_INT, 1, 65535),
     "gso_size": (_INT, 1, 1 << 20), "tx_delay": (_INT, 0, 1 << 20),
     "touch": (_INT, 0, PAGE_SIZE), "net_skb_pad": (_INT, 0, 4096),
@@ -60,6 +62,21 @@ ENGINE_PARAMS = MappingProxyType({
     "cache_line": (_POW2, 8, 4096), "ring_size": (_INT, 2, 1 << 20),
     "sizes_dir": (_STR, None, None),
     "init_on_alloc": (_INT, 0, 1),
+    "small_heads": (_STR, None, None), "remote_free": (_STR, None, None),
+    "defer_max": (_INT, 0, 1 << 20),
+})
+#: rx small-head routes (csrc/params.c frag_params_resolve): a 1 KiB slice of
+#: page_frag_alloc_1k() (6.3-6.13), the kmalloc-1k stand-in (<= 6.2, >= 6.14),
+#: or the design under test (a what-if no kernel takes).
+SMALL_HEADS = ("slicer1k", "kmalloc", "design")
+#: rx remote free: freed on cpu2, or handed back (skb_attempt_defer_free()).
+REMOTE_FREE = ("direct", "defer")
+#: the kernel (major, minor) each design mirrors: csrc/kversion.c's table.
+#: Baselines stand in for page_frag_cache in the v6.9 rx path.
+DESIGN_KERNEL = MappingProxyType({
+    "topdown": (6, 9), "bottomup": (6, 13), "encoded": (6, 13), "remaining": (6, 10),
+    "negoffset": (6, 10), "sockfrag": (6, 9), "slicer1k": (6, 9), "part2": (6, 13),
+    "order0": (6, 9), "malloc": (6, 9), "null": (6, 9),
 })
 #: parameters :func:`fraglib.run` takes as its own arguments; the registry
 #: lists a workload's preferred value but validate_params never injects one.
@@ -247,6 +264,101 @@ def rx_max_len(params: Mapping[str, object], room: int) -> int:
     return max(((room - shinfo) & ~(line - 1)) - headroom, 0)
 
 
+def kernel_small_heads(kernel: tuple[int, int]) -> str:
+    """Where ``__napi_alloc_skb()`` of release ``kernel`` puts a small head.
+
+    A head is small when ``len + NET_SKB_PAD + NET_IP_ALIGN <=
+    SKB_WITH_OVERHEAD(1024)`` (net/core/skbuff.c, from 5.11's 3226b158e67c).
+    6.3 (dbae2b062824) gave such napi heads a 1 KiB slice of
+    ``page_frag_alloc_1k()``; the Feb 2025 revert (6.14) restored kmalloc.
+
+    Returns
+    -------
+    str
+        ``"slicer1k"`` for 6.3 to 6.13, else ``"kmalloc"``.
+    """
+    return "slicer1k" if (6, 3) <= tuple(kernel) < (6, 14) else "kmalloc"
+
+
+def design_small_heads(design: str) -> str | None:
+    """The ``small_heads`` default of ``design`` (its kernel's routing), or None."""
+    k = DESIGN_KERNEL.get(design)
+    return None if k is None else kernel_small_heads(k)
+
+
+def rx_head_route(length: int, params: Mapping[str, object]) -> str:
+    """Where the rx workload puts the head of a ``length``-byte frame.
+
+    Returns
+    -------
+    str
+        ``"kmalloc-large"`` (above ``SKB_WITH_OVERHEAD(PAGE_SIZE)``: counted,
+        not allocated), else ``params["small_heads"]`` for a small head
+        (``len + pad + ip_align <= SKB_WITH_OVERHEAD(1024)``), else
+        ``"design"``.
+    """
+    line = int(params["cache_line"])
+    shinfo = _align(int(params["shinfo_size"]), line)
+    if rx_head_size(length, params) > PAGE_SIZE:
+        return "kmalloc-large"
+    need = length + int(params["net_skb_pad"]) + int(params["net_ip_align"])
+    if need <= 1024 - shinfo:
+        return str(params["small_heads"])
+    return "design"
+
+
+def tx_copies(lengths: Sequence[int], mss: int, gso_size: int, *, prepare: bool = True,
+              page_size: int = 32768, max_frag: int = PAGE_SIZE, refill_min: int = 32,
+              max_frags: int = 17) -> list[int]:
+    """The copies ``tcp_sendmsg_locked()`` makes, as the tx workload makes them.
+
+    Each turn copies ``min(size_goal - skb->len, bytes left in the message,
+    room left in the page fragment)`` (net/ipv4/tcp.c); size_goal is
+    ``gso_size`` rounded down to a multiple of ``mss``. With prepare/commit
+    the fragment is a ``page_size`` page (order 3: 32 KiB), and a new one is
+    taken when less than ``refill_min`` bytes are left (``sk_page_frag_refill()``
+    asks for 32); a copy that continues the skb's last fragment on the same
+    page merges. Without prepare/commit every copy is one ``frag_alloc()`` of
+    at most ``max_frag`` bytes and nothing merges. A skb also ends at
+    ``max_frags`` fragments unless the copy merges.
+
+    Returns
+    -------
+    list of int
+        One entry per allocator call (prepare+commit, or frag_alloc), in
+        order: the bytes it copied.
+    """
+    goal = max(gso_size // mss * mss, mss)
+    skb_len = nfrags = 0
+    room = 0
+    contiguous = False     # the next byte of the page follows the skb's last frag
+    out = []
+    for left in lengths:
+        while left:
+            if skb_len == goal:
+                skb_len = nfrags = 0
+                contiguous = False
+            if prepare:
+                if room < refill_min:
+                    room, contiguous = page_size, False
+                avail = room
+            else:
+                avail, contiguous = max_frag, False
+            merge = contiguous and nfrags > 0
+            if not merge and nfrags == max_frags:
+                skb_len = nfrags = 0
+                contiguous = False
+                continue
+            copy = min(goal - skb_len, left, avail)
+            out.append(copy)
+            skb_len += copy
+            left -= copy
+            room -= copy
+            nfrags += 0 if merge else 1
+            contiguous = True
+    return out
+
+
 def _hits(dist: Distribution, a: int, b: int) -> bool:
     if dist.kind == "uniform":
         return a <= dist.hi and dist.lo <= b
@@ -258,19 +370,14 @@ def _refuse_rx(design: str, p: Mapping[str, object], dist: Distribution) -> None
     if cap is None:
         return
     fits, page = rx_max_len(p, cap), rx_max_len(p, PAGE_SIZE)
+    if p.get("small_heads", "design") != "design":
+        fits = max(fits, rx_max_len(p, 1024))
     if page > fits and _hits(dist, fits + 1, page):
         raise ParameterError("dist", p["dist"], f"on design {design} only frames whose "
                              f"head fits {cap} B (len <= {fits}) or goes to kmalloc "
                              f"(len > {page}) with these net_skb_pad/shinfo_size; "
                              "__napi_alloc_skb() sends the others to page_frag_cache, "
                              f"e.g. uniform:60-{fits}")
-
-
-def _refuse_tx(design: str, p: Mapping[str, object], dist: Distribution) -> None:
-    cap = DESIGN_MAX_FRAG.get(design, PAGE_SIZE)
-    if int(p["mss"]) > cap:
-        raise ParameterError("mss", p["mss"], f"an integer in [1, {cap}] on design "
-                             f"{design} (a chunk must fit one fragment)")
 
 
 def _refuse_ring(design: str, p: Mapping[str, object], dist: Distribution | None) -> None:
@@ -369,32 +476,44 @@ _register(Workload(
 ))
 _register(Workload(
     "rx",
-    "NAPI rx poll loop: per frame (length from `dist`) a head fragment of "
-    "SKB_HEAD_ALIGN(len + net_skb_pad + net_ip_align) (heads above a page go to "
-    "kmalloc: counted, not allocated), `touch` header bytes and the shared-info "
-    "line written; the packet waits in a FIFO of `queue_depth` and is freed here, or "
-    "with cpu2 >= 0 by a thread on cpu2 via an SPSC ring of `ring_size`. One sample "
-    "= `batch` frames (the NAPI budget).",
+    "NAPI rx poll loop: per frame (length from `dist`) a head of "
+    "SKB_HEAD_ALIGN(len + net_skb_pad + net_ip_align) from the design; a small head "
+    "(len + pad + ip_align <= SKB_WITH_OVERHEAD(1024)) goes where `small_heads` says, "
+    "by default what the design's kernel does (slicer1k: page_frag_alloc_1k(), "
+    "6.3-6.13; kmalloc: a kmalloc-1k stand-in, <= 6.2 and >= 6.14; design: a what-if); "
+    "heads above a page go to kmalloc (counted, not allocated). `touch` header bytes "
+    "and the shared-info line are written; the packet waits in a FIFO of "
+    "`queue_depth` and is freed here, or with cpu2 >= 0 by a thread on cpu2 via a "
+    "ptr_ring of `ring_size`, which frees it (remote_free=direct) or hands it back to "
+    "this CPU's defer list (remote_free=defer: skb_attempt_defer_free(), limit "
+    "`defer_max`, flushed every poll). One sample = `batch` frames (the NAPI budget).",
     threads=2, cpus="distinct",
     params=MappingProxyType({**_RX_SIZES, "queue_depth": 256, "cpu2": -1,
                              "ring_size": 512, "busy_poll": 0, "batch": 64,
-                             "align": 1}),
-    metrics=("packets", "frags_allocated", "frags_freed", "frags_freed_remote",
+                             "align": 1, "remote_free": "direct", "defer_max": 64}),
+    metrics=("packets", "heads_allocated", "heads_freed", "heads_freed_remote",
+             "frags_allocated", "small_heads_slicer1k", "small_heads_kmalloc",
+             "small_heads_design", "small_heads_bytes", "small_heads_pages",
+             "kmalloc_slab_pages", "kmalloc_remote_frees", "kmalloc_remote_takes",
              "kmalloc_heads", "alloc_failures", "head_bytes_mean", "dist_mean",
-             "elapsed_ns", *_MEM),
-    balance=(("frags_allocated", "frags_freed"),),
+             "defer_max", "heads_deferred", "defer_nodefer", "defer_kicks",
+             "defer_flushes", "defer_flushed", "defer_list_peak", "elapsed_ns", *_MEM),
+    balance=(("heads_allocated", "heads_freed"),),
     adapts="designs without a page model (malloc, null) run without the page "
            "metrics; slicer1k only takes frames whose head fits 1 KiB",
     _refuse=_refuse_rx,
 ))
 _register(Workload(
     "tx",
-    "tcp_sendmsg copy loop: `packets` messages (sizes from `dist`) memcpy'd in "
-    "chunks of at most `mss` and what the skb still takes (size goal = gso_size "
-    "rounded down to mss); with prepare/commit, space contiguous with the skb's "
-    "last fragment is merged without a page reference; skbs are completed (freed, "
-    "here or on cpu2) `tx_delay` wire segments later. One sample = `batch` "
-    "messages; its packet count is the wire segments (sum of ceil(len/mss)).",
+    "tcp_sendmsg copy loop: `packets` messages (sizes from `dist`) memcpy'd as "
+    "tcp_sendmsg_locked() copies them: min(size_goal - skb len, bytes left, room in "
+    "the page fragment) per copy (size goal = gso_size rounded down to mss; no mss "
+    "cap); with prepare/commit each copy asks prepare() for 32 B "
+    "(sk_page_frag_refill) and space contiguous with the skb's last fragment is "
+    "merged without a page reference; without it each copy is a frag_alloc() of at "
+    "most a page; skbs are completed (freed, here or on cpu2) `tx_delay` wire "
+    "segments later. One sample = `batch` messages; its packet count is the wire "
+    "segments (sum of ceil(len/mss)).",
     threads=2, cpus="distinct",
     params=MappingProxyType({"dist": "fixed:65536", "mss": 1448, "gso_size": 65536,
                              "tx_delay": 64, "cpu2": -1, "ring_size": 512,
@@ -404,24 +523,28 @@ _register(Workload(
              "bytes_sent", "bytes_copied", "bytes_completed", "chunks",
              "merged_chunks", "coalesce_rate", "frags_allocated", "frags_freed",
              "frags_freed_remote", "frags_per_segment", "alloc_failures",
-             "elapsed_ns", *_MEM),
+             "alloc_calls", "alloc_calls_per_message", "alloc_calls_per_wire_segment",
+             "page_refs_per_wire_segment", "copy_bytes_mean", "elapsed_ns", *_MEM),
     balance=(("frags_allocated", "frags_freed"), ("bytes_copied", "bytes_sent"),
              ("bytes_completed", "bytes_sent")),
-    adapts="designs without prepare/commit allocate every chunk and never coalesce",
-    _refuse=_refuse_tx,
+    adapts="designs without prepare/commit allocate every copy (at most a page) and "
+           "never coalesce",
 ))
 _register(Workload(
     "ring",
-    "page_frag_test.ko: a push thread on cpu allocates `size` at `align` into an "
-    "SPSC ring of `ring_size` (full: free it, yield, do not count); a pop thread "
-    "on cpu2 frees. Both on one CPU is allowed. One sample = `batch` pushes as "
-    "the push thread sees them; elapsed_ns is the module's total time.",
+    "page_frag_test.ko: a push thread on cpu allocates `size` at `align` into a "
+    "ptr_ring of `ring_size` (the consumer clears slots in batches of 16, last "
+    "first; full: free it, wait, do not count); a pop thread on cpu2 frees. Waiting "
+    "spins by default (busy_poll=1: cond_resched() on an idle CPU returns at once); "
+    "busy_poll=0 yields. Both on one CPU is allowed. One sample = `batch` pushes as "
+    "the push thread sees them; elapsed_ns is the module's total time. "
+    "RING_PRESETS holds the module's, the script's and the cover letters' settings.",
     threads=2, cpus="same-allowed",
     params=MappingProxyType({"size": 2048, "align": 1, "ring_size": 512, "cpu2": -1,
-                             "busy_poll": 0, "batch": 64}),
+                             "busy_poll": 1, "batch": 64}),
     metrics=("objects", "frags_allocated", "frags_freed", "frags_freed_remote",
-             "ring_full_frees", "alloc_failures", "misaligned", "elapsed_ns",
-             "ns_per_object", *_MEM),
+             "ring_full_frees", "alloc_failures", "misaligned", "ring_batch",
+             "busy_poll", "elapsed_ns", "ns_per_object", *_MEM),
     balance=(("frags_allocated", "frags_freed"),),
     adapts="cpu2=-1 runs the pop thread on the push thread's CPU set",
     _refuse=_refuse_ring,
@@ -434,6 +557,62 @@ _register(Workload(
     params=MappingProxyType({"dist": "imix", "warmup": 0}),
     metrics=("size_mean", "size_min", "size_max", "dist_mean", "dist_rows"),
 ))
+
+
+#: page_frag_test.ko configurations (tools/testing/selftests/mm/page_frag/
+#: page_frag_test.c as merged, 65941f10caf2; test_page_frag.sh; the cover
+#: letters, docs/kernel-pagefrag.md §5): nr_test -> packets, test_alloc_len ->
+#: size, test_align -> align = SMP_CACHE_BYTES (64), and where the two threads
+#: ran ("cross": test_push_cpu != test_pop_cpu, "same": both on one CPU).
+RING_PRESETS = MappingProxyType({
+    "module-default": {"nr_test": 2_000_000, "size": 2048, "align": 1, "cpus": "same",
+                       "source": "page_frag_test.c defaults: nr_test=2000000, "
+                                 "test_alloc_len=2048, test_align=0, push and pop "
+                                 "CPU 0"},
+    "smoke": {"nr_test": 2_000_000, "size": 2048, "align": 1, "cpus": "cross",
+              "source": "test_page_frag.sh smoke: the defaults on the first two CPUs"},
+    "nonaligned": {"nr_test": 100_000_000, "size": 75, "align": 1, "cpus": "cross",
+                   "source": "test_page_frag.sh nonaligned: test_alloc_len=75 "
+                             "nr_test=100000000 (two CPUs)"},
+    "aligned": {"nr_test": 100_000_000, "size": 75, "align": 64, "cpus": "cross",
+                "source": "test_page_frag.sh aligned: nonaligned + test_align=1"},
+    "v13-nonaligned": {"nr_test": 51_200_000, "size": 12, "align": 1, "cpus": "cross",
+                       "source": "v13-v23 cover letters and the 2024-10-29 "
+                                 "re-measurement: test_alloc_len=12 nr_test=51200000"},
+    "v13-aligned": {"nr_test": 51_200_000, "size": 12, "align": 64, "cpus": "cross",
+                    "source": "the same with test_align=1"},
+    "v23-same-cpu": {"nr_test": 512_000, "size": 2048, "align": 1, "cpus": "same",
+                     "source": "2024-10-29: push and pop both on CPU 0, nr_test=512000 "
+                               "(length not stated: the module's 2048)"},
+})
+
+
+def ring_preset(name: str, scale: float = 1.0) -> dict:
+    """A :data:`RING_PRESETS` entry as ring parameters.
+
+    Parameters
+    ----------
+    name : str
+        A preset name.
+    scale : float
+        Fraction of ``nr_test`` to run (1.0 = exactly the published
+        configuration; notebooks default to less so they finish in seconds).
+
+    Returns
+    -------
+    dict
+        ``size``, ``align``, ``packets`` (= round(nr_test * scale), at least 1),
+        ``cpus`` (``"cross"``/``"same"``), ``nr_test`` and ``source``.
+    """
+    try:
+        pre = RING_PRESETS[name]
+    except (KeyError, TypeError):
+        raise UnknownNameError("ring preset", name, RING_PRESETS) from None
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 1:
+        raise ParameterError("scale", scale, "a number in (0, 1] (fraction of nr_test)")
+    return {"size": pre["size"], "align": pre["align"],
+            "packets": max(1, round(pre["nr_test"] * scale)), "cpus": pre["cpus"],
+            "nr_test": pre["nr_test"], "source": pre["source"]}
 
 
 def workloads() -> tuple[Workload, ...]:
@@ -538,9 +717,23 @@ def validate_params(workload: str, params: Mapping[str, object], *,
         dist = size_distribution(out["dist"], out.get("sizes_dir"))
         if str(out["dist"]).startswith("csv:") and "sizes_dir" not in out:
             out["sizes_dir"] = str(SIZES_DIR)
-    if workload == "tx" and "mss" in out and out["mss"] > PAGE_SIZE:
-        raise ParameterError("mss", out["mss"], f"an integer in [1, {PAGE_SIZE}] "
-                             "(a chunk must fit an order-0 page)")
+    if "small_heads" in out and out["small_heads"] not in SMALL_HEADS:
+        raise ParameterError("small_heads", out["small_heads"], ", ".join(SMALL_HEADS)
+                             + " (where rx heads below SKB_WITH_OVERHEAD(1024) go)")
+    if "remote_free" in out:
+        if out["remote_free"] not in REMOTE_FREE:
+            raise ParameterError("remote_free", out["remote_free"], ", ".join(REMOTE_FREE)
+                                 + " (how rx frees a head consumed on cpu2)")
+        if workload != "rx" and out["remote_free"] != "direct":
+            raise ParameterError("remote_free", out["remote_free"], f"direct for workload "
+                                 f"{workload} (skb_attempt_defer_free() is the rx path's)")
+    if workload == "rx" and "small_heads" not in out and isinstance(design, str):
+        default = design_small_heads(design)
+        if default is None:
+            raise ParameterError("small_heads", "(unset)", f"{', '.join(SMALL_HEADS)}; "
+                                 f"design {design} names no kernel version "
+                                 "(DESIGN_KERNEL), so rx has no default")
+        out["small_heads"] = default
 
     first = out.get("cpu", cpu)
     if first is not None:

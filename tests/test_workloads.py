@@ -81,8 +81,10 @@ def check_balance(doc, params):
     if wl.name == "rx":
         assert m["packets"] == warm * batch + params["packets"]
         assert sum(doc["packets"][ws:]) == params["packets"]
-        assert m["frags_allocated"] + m["kmalloc_heads"] + m["alloc_failures"] == m["packets"]
+        assert (m["frags_allocated"] + m["small_heads_slicer1k"] + m["small_heads_kmalloc"]
+                + m["kmalloc_heads"] + m["alloc_failures"]) == m["packets"]
         assert m["alloc_failures"] == 0
+        assert m["heads_allocated"] == m["heads_freed"]
     elif wl.name == "tx":
         assert m["messages"] == warm * batch + params["packets"]
         assert sum(doc["packets"]) == m["packets"]
@@ -100,8 +102,14 @@ def check_balance(doc, params):
         assert m["frags_allocated"] == m["objects"] + m["ring_full_frees"]
         assert m["frags_freed_remote"] == m["objects"]
         assert m["elapsed_ns"] > 0
-    if params.get("cpu2", -1) >= 0 and wl.name in ("rx", "tx"):
+    if params.get("cpu2", -1) >= 0 and wl.name == "tx":
         assert m["frags_freed_remote"] == m["frags_freed"]
+    if params.get("cpu2", -1) >= 0 and wl.name == "rx":
+        if params.get("remote_free", "direct") == "direct":
+            assert m["heads_freed_remote"] == m["heads_freed"]
+        else:   # handed back to this CPU, or freed there when the list was full
+            assert m["heads_freed_remote"] == m["defer_nodefer"]
+            assert m["heads_deferred"] == m["defer_flushed"]
     nthreads = 2 if params.get("cpu2", -1) >= 0 or wl.name == "ring" else 1
     assert len(doc["counters"]) == nthreads
 
@@ -129,12 +137,13 @@ def test_workload_runs_or_refuses(engines, design, cfg):
 
 def test_tx_coalesces_only_with_prepare_commit(engines):
     docs = {}
+    params = {**CFGS["tx"], "dist": "imix", "packets": 400, "batch": 50}
     for d in ("topdown", "bottomup"):
-        p = run_engine(engines[d], CFGS["tx"])
+        p = run_engine(engines[d], params)
         assert p.returncode == 0, p.stderr
         docs[d] = json.loads(p.stdout)["metrics"]
     assert docs["topdown"]["coalesce_rate"] == 0
-    # 64 KiB messages in mss chunks: most chunks land right after the last one.
+    # Small writes: each copy lands right after the skb's last fragment.
     assert docs["bottomup"]["coalesce_rate"] > 0.8
     assert docs["bottomup"]["frags_allocated"] < docs["topdown"]["frags_allocated"] / 5
     # The wire segments (the packet unit) do not depend on the design.
@@ -253,6 +262,10 @@ def test_threadsanitizer_finds_no_race(design, tmp_path):
     path = _tsan_engine(design)
     a, b = TWO
     runs = [dict(workload="rx", packets=4000, warmup=1, cpu=a, cpu2=b, busy_poll=1),
+            dict(workload="rx", packets=4000, warmup=1, cpu=a, cpu2=b, busy_poll=1,
+                 remote_free="defer", defer_max=16, small_heads="kmalloc"),
+            dict(workload="rx", packets=4000, warmup=1, cpu=a, cpu2=b, busy_poll=1,
+                 remote_free="defer", small_heads="slicer1k"),
             dict(workload="tx", packets=16, batch=4, warmup=1, cpu=a, cpu2=b,
                  dist="fixed:65536", busy_poll=1),
             dict(workload="ring", packets=4000, warmup=1, cpu=a, cpu2=b, size=2048,

@@ -251,7 +251,8 @@ int main(int argc, char **argv)
 				      w == frag_workloads ? "" : ", ", (*w)->name);
 		return usage_error(msg);
 	}
-	if (frag_params_check_cpu("cpu", p.cpu, err, sizeof(err)) ||
+	if (frag_params_resolve(&p, FRAG_OPS.name, err, sizeof(err)) ||
+	    frag_params_check_cpu("cpu", p.cpu, err, sizeof(err)) ||
 	    frag_params_check_cpu("cpu2", p.cpu2, err, sizeof(err)) ||
 	    wl->validate(&p, err, sizeof(err)))
 		return usage_error(err);

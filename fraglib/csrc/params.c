@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "kversion.h"
 
 enum ptype { P_LONG, P_DOUBLE, P_STR, P_POW2 };
 
@@ -46,8 +47,10 @@ static const struct param_def defs[] = {
 	  "probability an order-3 allocation fails" },
 	{ "pfmemalloc_rate", P_DOUBLE, F(pfmemalloc_rate), 0, 1,
 	  "probability an order-0 page is pfmemalloc" },
-	{ "busy_poll", P_LONG, F(busy_poll), 0, 1,
-	  "1 = waiting threads spin instead of sleeping (C-states)" },
+	{ "busy_poll", P_LONG, F(busy_poll), -1, 1,
+	  "1 = waiting threads spin, 0 = they yield, -1 = the workload's "
+	  "default (ring spins as page_frag_test's cond_resched() does on an "
+	  "idle CPU; rx and tx yield)" },
 	{ "dist", P_STR, F(dist), 0, 0,
 	  "packet sizes: fixed:N, uniform:A-B, imix, csv:NAME" },
 	{ "queue_depth", P_LONG, F(queue_depth), 0, 1 << 20,
@@ -67,6 +70,15 @@ static const struct param_def defs[] = {
 	  "directory of dist=csv:NAME tables (NAME.csv)" },
 	{ "init_on_alloc", P_LONG, F(init_on_alloc), 0, 1,
 	  "1 = zero every page as it is allocated (init_on_alloc=1)" },
+	{ "small_heads", P_STR, F(small_heads), 0, 0,
+	  "rx heads with len+NET_SKB_PAD+NET_IP_ALIGN <= SKB_WITH_OVERHEAD(1024): "
+	  "slicer1k (6.3-6.13), kmalloc (<= 6.2, >= 6.14) or design (what-if); "
+	  "default: what the design's kernel does" },
+	{ "remote_free", P_STR, F(remote_free), 0, 0,
+	  "rx heads consumed on cpu2: direct (freed there) or defer "
+	  "(skb_attempt_defer_free: handed back to the allocating CPU)" },
+	{ "defer_max", P_LONG, F(defer_max), 0, 1 << 20,
+	  "sysctl_skb_defer_max: per-CPU defer list limit (kick at half)" },
 };
 
 void frag_params_defaults(struct frag_params *p)
@@ -94,6 +106,71 @@ void frag_params_defaults(struct frag_params *p)
 	p->shinfo_size = 320;
 	p->cache_line = 64;
 	p->ring_size = 512;
+	p->busy_poll = -1;
+	/* small_heads stays empty: frag_params_resolve() asks the design. */
+	strcpy(p->remote_free, "direct");
+	p->defer_max = 64;
+}
+
+static int check_choice(const char *key, const char *val,
+			const char *const *choices, const char *why,
+			char *err, size_t len)
+{
+	size_t i, n;
+
+	for (i = 0; choices[i]; i++)
+		if (!strcmp(val, choices[i]))
+			return 0;
+	n = snprintf(err, len, "invalid %s=%s: allowed ", key, val);
+	for (i = 0; choices[i] && n < len; i++)
+		n += snprintf(err + n, len - n, "%s%s", i ? ", " : "", choices[i]);
+	if (n < len)
+		snprintf(err + n, len - n, " (%s)", why);
+	return -1;
+}
+
+/*
+ * Fill in the defaults that depend on the design and the workload, and
+ * check the parameters that take one of a few words.  Called once the
+ * engine knows both; the params it then prints hold the resolved values.
+ */
+int frag_params_resolve(struct frag_params *p, const char *design, char *err,
+			size_t len)
+{
+	static const char *const heads[] = { "slicer1k", "kmalloc", "design",
+					     NULL };
+	static const char *const frees[] = { "direct", "defer", NULL };
+	const struct frag_kver *k = frag_kver_find(design);
+
+	if (p->busy_poll < 0)
+		p->busy_poll = !strcmp(p->workload, "ring");
+	if (!p->small_heads[0]) {
+		if (k) {
+			snprintf(p->small_heads, sizeof(p->small_heads), "%s",
+				 frag_kver_small_heads(k->kver));
+		} else if (!strcmp(p->workload, "rx")) {
+			snprintf(err, len, "invalid small_heads=(unset): allowed "
+				 "slicer1k, kmalloc or design; design %s names no "
+				 "kernel version (kversion.c), so rx has no default",
+				 design);
+			return -1;
+		}
+	}
+	if (p->small_heads[0] &&
+	    check_choice("small_heads", p->small_heads, heads,
+			 "where rx heads below SKB_WITH_OVERHEAD(1024) go", err,
+			 len))
+		return -1;
+	if (check_choice("remote_free", p->remote_free, frees,
+			 "how rx frees a head consumed on cpu2", err, len))
+		return -1;
+	if (strcmp(p->workload, "rx") && strcmp(p->remote_free, "direct")) {
+		snprintf(err, len, "invalid remote_free=%s: allowed direct for "
+			 "workload %s (skb_attempt_defer_free() is the rx path's)",
+			 p->remote_free, p->workload);
+		return -1;
+	}
+	return 0;
 }
 
 static void known_keys(char *buf, size_t len)

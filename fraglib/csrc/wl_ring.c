@@ -4,17 +4,24 @@
  * (tools/testing/selftests/mm/page_frag/page_frag_test.c, docs/
  * kernel-pagefrag.md §5).
  *
- * A push thread on `cpu` allocates `size` bytes (2048 in the module; 75 in
- * the selftest's nonaligned/aligned modes), at `align` if it is not 1, and
- * produces each fragment into an SPSC ring of `ring_size` (512) slots.  If
- * the ring is full it frees the fragment itself, yields and does not count
- * it, as the module does.  A pop thread on `cpu2` consumes and frees.
- * Both threads on one CPU are allowed (Duyck asked for that run too).
+ * A push thread on `cpu` allocates `size` bytes (test_alloc_len: 2048 in
+ * the module; 75 in test_page_frag.sh's nonaligned/aligned modes; 12 in
+ * the v13-v23 cover letters), at `align` if it is not 1 (test_align:
+ * SMP_CACHE_BYTES), and produces each fragment into a ptr_ring of
+ * `ring_size` (512) slots (wl_ptr_ring.h: the consumer clears slots in
+ * batches of 2 * cache_line / sizeof(void *), last first).  If the ring is
+ * full it frees the fragment itself, waits and does not count it, as the
+ * module does.  A pop thread on `cpu2` consumes and frees.  Both threads
+ * on one CPU are allowed (Duyck asked for that run too).
  *
  * The module reports only the total time; here `elapsed_ns` is that (all
  * warm-up + packets objects, start to last free), and each sample is
- * `batch` successful pushes as the push thread sees them.  busy_poll=0
- * yields where the module calls cond_resched(); busy_poll=1 spins.
+ * `batch` successful pushes as the push thread sees them.  The module
+ * waits with cond_resched(), which returns at once on a CPU with nothing
+ * else to run, so the default here (busy_poll=-1 -> 1) spins;
+ * busy_poll=0 yields instead (sched_yield()).  fraglib.workloads
+ * RING_PRESETS holds the module's, the script's and the cover letters'
+ * configurations.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -60,14 +67,14 @@ static int ring_run(struct frag_run *r)
 	struct wl_mem mem;
 	void *nc = r->nc;
 
-	if (wl_ring_init(&ring, p->ring_size) ||
+	if (wl_ring_init(&ring, p->ring_size, p->cache_line) ||
 	    frag_reserve_samples(r, total)) {
 		snprintf(r->err, sizeof(r->err), "out of memory for the ring");
 		wl_ring_exit(&ring);
 		return -1;
 	}
 	r->nperf = 2;
-	if (wl_peer_start(&peer, r, &ring, p->cpu2)) {
+	if (wl_peer_start(&peer, r, &ring, p->cpu2, NULL, NULL)) {
 		wl_ring_exit(&ring);
 		return -1;
 	}
@@ -122,6 +129,8 @@ static int ring_run(struct frag_run *r)
 	frag_metric(r, "ring_full_frees", (double)self);
 	frag_metric(r, "alloc_failures", (double)failures);
 	frag_metric(r, "misaligned", (double)misaligned);
+	frag_metric(r, "ring_batch", (double)ring.batch);
+	frag_metric(r, "busy_poll", (double)p->busy_poll);
 	frag_metric(r, "elapsed_ns", (double)(t_end - t_start));
 	frag_metric(r, "ns_per_object", (double)(t_end - t_start) / nobj);
 	wl_mem_end(r, &mem, (double)nobj, (double)size * (nobj + self));

@@ -10,16 +10,31 @@
  *	  = ALIGN(len + pad + ip_align, line) + ALIGN(shinfo, line)
  *
  * (1514 B -> 1920 B with the x86_64 values).  A head larger than a page
- * goes to kmalloc in the kernel, so it is counted and not allocated.  The
- * driver and the stack write the first `touch` bytes after the headroom,
- * and __build_skb_around() clears the front of skb_shared_info.
+ * goes to kmalloc in the kernel, so it is counted and not allocated.
+ *
+ * Small heads never reach page_frag_cache in any kernel: when
+ * len + NET_SKB_PAD + NET_IP_ALIGN <= SKB_WITH_OVERHEAD(1024) (704 B with
+ * the x86_64 values, i.e. frames up to 640 B), __napi_alloc_skb() uses
+ * kmalloc (up to 6.2 and from 6.14) or a 1 KiB slice of
+ * page_frag_alloc_1k() (6.3-6.13); see kversion.c for the commits.
+ * `small_heads` chooses (slicer1k, kmalloc, or design as a what-if); its
+ * default is what the design's kernel does (kversion.c), and the engine
+ * prints the resolved value with the params.  The side allocators are in
+ * wl_small.h; their pages count in pages_taken like the design's.
+ *
+ * The driver and the stack write the first `touch` bytes after the
+ * headroom, and __build_skb_around() clears the front of skb_shared_info
+ * (at SKB_WITH_OVERHEAD(1024) in a 1 KiB slice or kmalloc-1k object).
  *
  * The packet then waits in a FIFO of `queue_depth` (the socket receive
  * queue) and is freed when it leaves: here, or with cpu2 >= 0 by a second
- * thread on cpu2 (recvmsg() on another CPU) that it reaches through an
- * SPSC ring of `ring_size`.  A full ring makes the poll loop wait rather
- * than drop, so every free is remote.  One sample = one NAPI poll of
- * `batch` frames.
+ * thread on cpu2 (recvmsg() on another CPU) that it reaches through a
+ * ptr_ring of `ring_size`.  A full ring makes the poll loop wait rather
+ * than drop.  With remote_free=direct cpu2 frees every head itself; with
+ * remote_free=defer it hands it back to this CPU's defer list
+ * (skb_attempt_defer_free(), wl_common.h, limit `defer_max`), which the
+ * poll loop empties at the top of every poll, as net_rx_action() does.
+ * One sample = one NAPI poll of `batch` frames.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -58,12 +73,19 @@ static int rx_validate(const struct frag_params *p, char *err, size_t len)
 {
 	unsigned long max = wl_design_max_frag();
 	long fits = rx_max_len(p, max), page = rx_max_len(p, PAGE_SIZE);
+	long small = rx_max_len(p, WL_SZ_1K);
+	bool routed = strcmp(p->small_heads, "design");
 	struct frag_dist d;
 	int hits;
 
 	if (frag_dist_parse(&d, p->dist, p->sizes_dir, err, len))
 		return -1;
-	/* Heads above a page go to kmalloc; the others must fit the design. */
+	/*
+	 * Heads above a page go to kmalloc, small ones (unless
+	 * small_heads=design) to wl_small.h; the others must fit the design.
+	 */
+	if (routed && small > fits)
+		fits = small;
 	hits = max < PAGE_SIZE && page > fits &&
 	       frag_dist_hits(&d, fits + 1, page);
 	frag_dist_free(&d);
@@ -89,7 +111,9 @@ struct rx_state {
 	long head, tail, cap;
 	struct wl_peer peer;
 	bool remote;
-	uint64_t freed;		/* freed by this thread */
+	struct wl_small small;	/* small-head allocators of this CPU */
+	struct wl_defer defer;	/* this CPU's defer list */
+	uint64_t freed;		/* freed by this thread, defer flushes included */
 };
 
 /* The packet leaves the receive queue: recvmsg() frees its head. */
@@ -98,9 +122,44 @@ static inline void rx_release(struct rx_state *s, void *va)
 	if (s->remote) {
 		wl_peer_push(&s->peer, va);
 	} else {
-		frag_free(va);
+		wl_release_local(&s->small, va);
 		s->freed++;
 	}
+}
+
+/* Where a small head goes: the side allocators tag what they return. */
+static inline void *rx_alloc_small(struct rx_state *s, enum wl_small_route rt,
+				   void *nc, unsigned int fragsz,
+				   unsigned int mask, uint64_t *count)
+{
+	void *va;
+
+	switch (rt) {
+	case WL_SMALL_SLICER1K:
+		va = wl_slicer_alloc(&s->small.slicer);
+		if (likely(va))
+			count[rt]++;
+		return va ? wl_tag(va, WL_TAG_SLICER) : NULL;
+	case WL_SMALL_KMALLOC:
+		va = wl_kmalloc(&s->small.kmem);
+		if (likely(va))
+			count[rt]++;
+		return va ? wl_tag(va, WL_TAG_KMALLOC) : NULL;
+	default:
+		va = frag_alloc(nc, fragsz, mask);
+		if (likely(va))
+			count[rt]++;
+		return va;
+	}
+}
+
+static enum wl_small_route rx_route(const char *name)
+{
+	if (!strcmp(name, "slicer1k"))
+		return WL_SMALL_SLICER1K;
+	if (!strcmp(name, "kmalloc"))
+		return WL_SMALL_KMALLOC;
+	return WL_SMALL_DESIGN;
 }
 
 /*
@@ -127,6 +186,10 @@ static int rx_run(struct frag_run *r)
 	unsigned long line = p->cache_line;
 	unsigned long shinfo = ALIGN_UP(p->shinfo_size, line);
 	unsigned long headroom = p->net_skb_pad + p->net_ip_align;
+	/* SKB_WITH_OVERHEAD(1024): the small-head limit and its shinfo. */
+	unsigned long small_max = WL_SZ_1K > shinfo ? WL_SZ_1K - shinfo : 0;
+	enum wl_small_route route = rx_route(p->small_heads);
+	bool defer = !strcmp(p->remote_free, "defer");
 	/* A shinfo too small to hold dataref is only cleared. */
 	bool has_dataref = p->shinfo_size >= SHINFO_DATAREF_OFF + 4;
 	unsigned long clear = has_dataref ? SHINFO_DATAREF_OFF : p->shinfo_size;
@@ -134,7 +197,8 @@ static int rx_run(struct frag_run *r)
 	long total = p->warmup + (p->packets + batch - 1) / batch;
 	long nframes = nwarm + p->packets, k = 0, b;
 	uint64_t allocated = 0, kmalloc = 0, failed = 0, bytes_req = 0;
-	uint64_t t_start, t_end;
+	uint64_t small[3] = { 0 }, small_bytes = 0, misaligned = 0;
+	uint64_t heads, t_start, t_end;
 	struct wl_ring ring = { 0 };
 	struct rx_state s;
 	struct frag_dist d;
@@ -143,12 +207,14 @@ static int rx_run(struct frag_run *r)
 	void *nc = r->nc;
 
 	memset(&s, 0, sizeof(s));
+	wl_kmem_init(&s.small.kmem);
 	if (frag_dist_parse(&d, p->dist, p->sizes_dir, r->err, sizeof(r->err)))
 		return -1;
 	len = malloc(nframes * sizeof(*len));
 	s.cap = p->queue_depth + 1;
 	s.fifo = calloc(s.cap, sizeof(*s.fifo));
-	if (!len || !s.fifo || frag_reserve_samples(r, total)) {
+	if (!len || !s.fifo || frag_reserve_samples(r, total) ||
+	    wl_defer_init(&s.defer, p->defer_max)) {
 		snprintf(r->err, sizeof(r->err), "out of memory for %ld frames",
 			 nframes);
 		goto fail;
@@ -156,9 +222,10 @@ static int rx_run(struct frag_run *r)
 	/* Generated (and faulted in) here, so the region times none of it. */
 	frag_dist_fill(&d, p->seed, len, nframes);
 
-	if (wl_remote_start(r, &s.peer, &ring, &s.remote))
-		goto fail;
 	wl_mem_begin(r, &mem);
+	if (wl_remote_start(r, &s.peer, &ring, &s.remote, &s.small,
+			    defer ? &s.defer : NULL))
+		goto fail;
 
 	if (s.remote)
 		wl_peer_go(&s.peer);
@@ -171,8 +238,12 @@ static int rx_run(struct frag_run *r)
 
 		wl_sample_start(r, b, s.remote ? &s.peer : NULL);
 		t0 = frag_rdtscp();
+		/* net_rx_action(): skb_defer_free_flush() before each poll. */
+		if (defer)
+			s.freed += wl_defer_flush(&s.defer, &s.small);
 		for (i = 0; i < n; i++) {
-			unsigned long data = ALIGN_UP(len[k] + headroom, line);
+			unsigned long need = len[k] + headroom;
+			unsigned long data = ALIGN_UP(need, line);
 			unsigned int fragsz = data + shinfo;
 			unsigned long touch = (unsigned long)p->touch < len[k] ?
 					      (unsigned long)p->touch : len[k];
@@ -184,16 +255,41 @@ static int rx_run(struct frag_run *r)
 				kmalloc++;
 				continue;
 			}
+			if (need <= small_max && route != WL_SMALL_DESIGN) {
+				/* A 1 KiB slice or kmalloc-1k object. */
+				void *head = rx_alloc_small(&s, route, nc, fragsz,
+							    mask, small);
+
+				if (unlikely(!head)) {
+					failed++;
+					continue;
+				}
+				va = wl_untag(head);
+				small_bytes += WL_SZ_1K;
+				rx_build_skb(va, headroom, touch, va + small_max,
+					     clear, has_dataref);
+				va = head;
+				goto queue;
+			}
 			va = frag_alloc(nc, fragsz, mask);
 			if (unlikely(!va)) {
 				/* The driver drops the frame. */
 				failed++;
 				continue;
 			}
+			if (unlikely(wl_tag_of(va))) {
+				/* No tag bits to spare: cannot tell it apart. */
+				misaligned++;
+				frag_free(va);
+				continue;
+			}
+			if (need <= small_max)
+				small[WL_SMALL_DESIGN]++;
 			allocated++;
 			bytes_req += fragsz;
 			rx_build_skb(va, headroom, touch, va + data, clear,
 				     has_dataref);
+queue:
 			s.fifo[s.tail] = va;
 			s.tail = s.tail + 1 == s.cap ? 0 : s.tail + 1;
 			if (s.tail == s.head) {
@@ -218,25 +314,60 @@ static int rx_run(struct frag_run *r)
 		if (s.peer.t_end > t_end)
 			t_end = s.peer.t_end;
 	}
+	/* What cpu2 handed back after the last poll. */
+	if (defer)
+		s.freed += wl_defer_flush(&s.defer, &s.small);
+	if (misaligned) {
+		snprintf(r->err, sizeof(r->err), "design %s returned %llu heads "
+			 "not 4-byte aligned: rx cannot tell them from small heads",
+			 FRAG_OPS.name, (unsigned long long)misaligned);
+		goto fail;
+	}
 
+	heads = allocated + small[WL_SMALL_SLICER1K] + small[WL_SMALL_KMALLOC];
 	frag_metric(r, "packets", (double)nframes);
+	frag_metric(r, "heads_allocated", (double)heads);
+	frag_metric(r, "heads_freed", (double)(s.freed + s.peer.freed));
+	frag_metric(r, "heads_freed_remote", (double)s.peer.freed);
 	frag_metric(r, "frags_allocated", (double)allocated);
-	frag_metric(r, "frags_freed", (double)(s.freed + s.peer.freed));
-	frag_metric(r, "frags_freed_remote", (double)s.peer.freed);
+	frag_metric(r, "small_heads_slicer1k", (double)small[WL_SMALL_SLICER1K]);
+	frag_metric(r, "small_heads_kmalloc", (double)small[WL_SMALL_KMALLOC]);
+	frag_metric(r, "small_heads_design", (double)small[WL_SMALL_DESIGN]);
+	frag_metric(r, "small_heads_bytes", (double)small_bytes);
+	frag_metric(r, "small_heads_pages",
+		    (double)(s.small.slicer.pages + s.small.kmem.slab_pages));
+	frag_metric(r, "kmalloc_slab_pages", (double)s.small.kmem.slab_pages);
+	frag_metric(r, "kmalloc_remote_frees",
+		    (double)s.small.kmem.frees_remote);
+	frag_metric(r, "kmalloc_remote_takes",
+		    (double)s.small.kmem.remote_takes);
 	frag_metric(r, "kmalloc_heads", (double)kmalloc);
 	frag_metric(r, "alloc_failures", (double)failed);
 	frag_metric(r, "head_bytes_mean",
 		    allocated ? (double)bytes_req / allocated : 0);
 	frag_metric(r, "dist_mean", d.mean);
+	frag_metric(r, "defer_max", (double)p->defer_max);
+	frag_metric(r, "heads_deferred", (double)s.defer.deferred);
+	frag_metric(r, "defer_nodefer", (double)s.defer.nodefer);
+	frag_metric(r, "defer_kicks", (double)s.defer.kicks);
+	frag_metric(r, "defer_flushes", (double)s.defer.flushes);
+	frag_metric(r, "defer_flushed", (double)s.defer.flushed);
+	frag_metric(r, "defer_list_peak", (double)s.defer.max_seen);
 	frag_metric(r, "elapsed_ns", (double)(t_end - t_start));
 	wl_mem_end(r, &mem, (double)nframes, (double)bytes_req);
 
+	wl_slicer_drain(&s.small.slicer);
+	wl_kmem_exit(&s.small.kmem);
+	wl_defer_exit(&s.defer);
 	frag_dist_free(&d);
 	free(len);
 	free(s.fifo);
 	wl_ring_exit(&ring);
 	return 0;
 fail:
+	wl_slicer_drain(&s.small.slicer);
+	wl_kmem_exit(&s.small.kmem);
+	wl_defer_exit(&s.defer);
 	frag_dist_free(&d);
 	free(len);
 	free(s.fifo);
@@ -246,8 +377,9 @@ fail:
 
 const struct frag_workload frag_wl_rx = {
 	.name		= "rx",
-	.help		= "NAPI rx: skb heads of SKB_HEAD_ALIGN(len+pad) for `dist` frames, "
-			  "queued `queue_depth`, freed here or on cpu2",
+	.help		= "NAPI rx: skb heads of SKB_HEAD_ALIGN(len+pad) for `dist` frames "
+			  "(small ones per small_heads), queued `queue_depth`, freed here "
+			  "or on cpu2 (remote_free=direct|defer)",
 	.threads	= 2,
 	.validate	= rx_validate,
 	.run		= rx_run,

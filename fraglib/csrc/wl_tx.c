@@ -5,17 +5,27 @@
  * skb_page_frag_refill(), docs/kernel-pagefrag.md §3).
  *
  * Each message (`dist`, e.g. fixed:65536) is copied with memcpy from a
- * source buffer, in chunks of at most `mss` bytes and at most what the
- * current skb still takes (size_goal = gso_size rounded down to a multiple
- * of mss, as tcp_xmit_size_goal() does).
+ * source buffer the way tcp_sendmsg_locked() (v6.9) copies it: every turn
+ * of its loop copies
  *
- * On a design with prepare/commit (the Part-2 API), each chunk asks
- * prepare() for at least 32 bytes, as sk_page_frag_refill() does, copies
- * min(chunk, what is there), and if that space starts exactly where the
- * skb's last fragment ends on the same page (skb_can_coalesce()), grows
- * that fragment and commits without a page reference (commit_noref);
- * otherwise it commits with a reference and adds a fragment.  A design
- * without prepare/commit allocates every chunk with frag_alloc() and never
+ *	min(size_goal - skb->len, bytes left in the message,
+ *	    room left in the page fragment)
+ *
+ * with size_goal = gso_size rounded down to a multiple of mss
+ * (tcp_xmit_size_goal()).  There is no cap at mss: segmentation to MSS
+ * happens later (GSO/TSO), so with 64 KiB messages, mss 1448 and an
+ * order-3 page a message takes about three copies, not 46.
+ *
+ * On a design with prepare/commit (the Part-2 API), each turn asks
+ * prepare() for 32 bytes, as sk_page_frag_refill() asks
+ * skb_page_frag_refill() for 32U, copies min(the above, what prepare()
+ * reports is left), and if that space starts exactly where the skb's last
+ * fragment ends on the same page (skb_can_coalesce()), grows that fragment
+ * and commits without a page reference (commit_noref); otherwise it
+ * commits with a reference and adds a fragment (page_ref_inc()).  A design
+ * without prepare/commit cannot say how much room its page has left: it
+ * allocates each copy with frag_alloc(), of at most a page (1 KiB on
+ * slicer1k), the largest fragment every design serves, and never
  * coalesces.  An skb holds at most MAX_SKB_FRAGS fragments.
  *
  * An skb that is full is "sent"; its fragments are freed on tx completion
@@ -58,6 +68,7 @@ struct tx_state {
 	unsigned int mss;
 	unsigned int size_goal;
 	unsigned int mask;
+	unsigned int max_frag;	/* frag_alloc() designs: largest copy */
 	bool prep;		/* the design has prepare/commit */
 	bool remote;
 	struct wl_peer peer;
@@ -79,12 +90,6 @@ static int tx_validate(const struct frag_params *p, char *err, size_t len)
 	if (frag_dist_parse(&d, p->dist, p->sizes_dir, err, len))
 		return -1;
 	frag_dist_free(&d);
-	if (p->mss > (long)wl_design_max_frag()) {
-		snprintf(err, len, "invalid mss=%ld: allowed an integer in [1, %u] "
-			 "on design %s (a chunk must fit one fragment)", p->mss,
-			 wl_design_max_frag(), FRAG_OPS.name);
-		return -1;
-	}
 	if ((unsigned long)p->align > wl_design_max_frag()) {
 		snprintf(err, len, "invalid align=%ld: allowed at most %u on "
 			 "design %s", p->align, wl_design_max_frag(), FRAG_OPS.name);
@@ -155,9 +160,11 @@ static inline bool tx_can_coalesce(const struct tx_skb *skb,
 }
 
 /*
- * Copy up to @chunk bytes into the skb being filled, the way one turn of
- * tcp_sendmsg_locked()'s loop does.  Return the bytes copied; 0 if the
- * skb was full and has been sent (call again); -1 if there is no memory.
+ * One turn of tcp_sendmsg_locked()'s copy loop: copy at most @chunk bytes
+ * (what the skb and the message still take) into the skb being filled,
+ * bounded by the room left in the page fragment.  Return the bytes
+ * copied; 0 if the skb had no fragment slot left and has been sent (call
+ * again); -1 if there is no memory.
  */
 static inline long tx_copy(struct tx_state *s, void *nc, uint32_t chunk)
 {
@@ -168,15 +175,15 @@ static inline long tx_copy(struct tx_state *s, void *nc, uint32_t chunk)
 	uint32_t copy;
 
 	if (s->prep) {
-		uint32_t want = chunk < TX_PREPARE_MIN ? chunk : TX_PREPARE_MIN;
-
-		if (unlikely(frag_prepare(nc, want, s->mask, &pf)))
+		/* sk_page_frag_refill(): skb_page_frag_refill(32U, ...) */
+		if (unlikely(frag_prepare(nc, TX_PREPARE_MIN, s->mask, &pf)))
 			return -1;
+		/* copy = min_t(int, copy, pfrag->size - pfrag->offset) */
 		copy = chunk < pf.size ? chunk : pf.size;
 		va = pf.va;
 		merge = tx_can_coalesce(skb, &pf);
 	} else {
-		copy = chunk;
+		copy = chunk < s->max_frag ? chunk : s->max_frag;
 		va = NULL;
 	}
 	if (!merge && skb->nr_frags == MAX_SKB_FRAGS) {
@@ -210,8 +217,9 @@ static inline long tx_copy(struct tx_state *s, void *nc, uint32_t chunk)
 }
 
 /*
- * sendmsg() of one @len byte message: mss-sized chunks, each bounded by
- * what the skb still takes.  On no memory, wait for completions as
+ * sendmsg() of one @len byte message: each turn copies what the skb
+ * (size_goal) and the message still take, bounded in tx_copy() by the
+ * page fragment.  On no memory, wait for completions as
  * sk_stream_wait_memory() does; with nothing in flight, give up (-1).
  */
 static inline int tx_sendmsg(struct tx_state *s, void *nc, uint32_t len,
@@ -225,8 +233,7 @@ static inline int tx_sendmsg(struct tx_state *s, void *nc, uint32_t len,
 			tx_push_skb(s);
 			continue;
 		}
-		chunk = room < s->mss ? room : s->mss;
-		chunk = chunk < len ? chunk : len;
+		chunk = room < len ? room : len;
 		copied = tx_copy(s, nc, chunk);
 		if (likely(copied >= 0)) {
 			len -= copied;
@@ -265,6 +272,7 @@ static int tx_run(struct frag_run *r)
 	if (!s.size_goal)
 		s.size_goal = mss;
 	s.mask = frag_align_mask(p->align);
+	s.max_frag = wl_design_max_frag();
 	s.prep = (FRAG_OPS.caps & FRAG_CAP_PREPARE) && frag_prepare &&
 		 frag_commit;
 	s.tx_delay = p->tx_delay;
@@ -284,7 +292,7 @@ static int tx_run(struct frag_run *r)
 		src[k] = (unsigned char)(k * 131 + 7);
 	s.src = src;
 
-	if (wl_remote_start(r, &s.peer, &ring, &s.remote))
+	if (wl_remote_start(r, &s.peer, &ring, &s.remote, NULL, NULL))
 		goto fail;
 	wl_mem_begin(r, &mem);
 
@@ -351,6 +359,16 @@ static int tx_run(struct frag_run *r)
 	frag_metric(r, "frags_per_segment",
 		    s.segments ? (double)s.allocated / s.segments : 0);
 	frag_metric(r, "alloc_failures", (double)failures);
+	/* One turn = one prepare()+commit() or one frag_alloc(). */
+	frag_metric(r, "alloc_calls", (double)s.chunks);
+	frag_metric(r, "alloc_calls_per_message",
+		    nmsg ? (double)s.chunks / nmsg : 0);
+	frag_metric(r, "alloc_calls_per_wire_segment",
+		    wire ? (double)s.chunks / wire : 0);
+	frag_metric(r, "page_refs_per_wire_segment",
+		    wire ? (double)s.allocated / wire : 0);
+	frag_metric(r, "copy_bytes_mean",
+		    s.chunks ? (double)s.bytes_copied / s.chunks : 0);
 	frag_metric(r, "elapsed_ns", (double)(t_end - t_start));
 	wl_mem_end(r, &mem, (double)wire, (double)s.bytes_copied);
 
@@ -380,8 +398,9 @@ fail:
 
 const struct frag_workload frag_wl_tx = {
 	.name		= "tx",
-	.help		= "tcp_sendmsg copy of `dist` messages in mss chunks; coalesces via "
-			  "prepare/commit where the design has it; freed tx_delay segments later",
+	.help		= "tcp_sendmsg copy of `dist` messages: min(size_goal - skb len, left, "
+			  "page room) per copy; coalesces via prepare/commit where the design "
+			  "has it; freed tx_delay segments later",
 	.threads	= 2,
 	.validate	= tx_validate,
 	.run		= tx_run,

@@ -38,7 +38,7 @@ struct frag_params {
 	long max_pages;		/* cap on pages in use, 0 = arena */
 	double high_order_fail;	/* order-3 failure probability */
 	double pfmemalloc_rate;	/* pfmemalloc page probability */
-	long busy_poll;		/* 1: idle threads spin instead of sleeping */
+	long busy_poll;		/* 1: spin, 0: yield, -1: workload's default */
 	/* rx / tx / ring (the real-use-cases issue) */
 	char dist[FRAG_STR_LEN];	/* packet size distribution spec */
 	long queue_depth;	/* packets alive before free (rx) */
@@ -53,6 +53,10 @@ struct frag_params {
 	long ring_size;
 	char sizes_dir[FRAG_STR_LEN];	/* where dist=csv:NAME finds NAME.csv */
 	long init_on_alloc;	/* 1: the page model zeroes every allocation */
+	/* rx small heads and remote free (issue 10) */
+	char small_heads[FRAG_STR_LEN];	/* slicer1k, kmalloc or design */
+	char remote_free[FRAG_STR_LEN];	/* direct or defer */
+	long defer_max;		/* sysctl_skb_defer_max */
 };
 
 struct frag_metric {
@@ -111,6 +115,8 @@ void frag_params_defaults(struct frag_params *p);
 int frag_params_set(struct frag_params *p, const char *key, const char *val,
 		    char *err, size_t len);
 int frag_params_check_cpu(const char *key, long cpu, char *err, size_t len);
+int frag_params_resolve(struct frag_params *p, const char *design, char *err,
+			size_t len);
 void frag_params_help(FILE *f);
 void frag_params_describe(FILE *f);
 void frag_params_json(FILE *f, const struct frag_params *p);

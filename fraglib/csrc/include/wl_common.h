@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * wl_common.h - pieces the rx, tx and ring workloads share: a ptr_ring-
- * style SPSC ring, the second ("remote CPU") thread that frees what the
- * ring delivers, and the memory metrics every run reports.
+ * wl_common.h - pieces the rx, tx and ring workloads share: the second
+ * ("remote CPU") thread that frees what the ptr_ring (wl_ptr_ring.h)
+ * delivers, the rx path's deferred free (skb_attempt_defer_free()), and
+ * the memory metrics every run reports.
  *
  * Include after design_direct.h: the peer thread calls frag_free()
  * directly, as the remote CPU calls page_frag_free() in the kernel.
@@ -20,73 +21,14 @@
 
 #include "design_direct.h"
 #include "engine.h"
-
-/* ---- SPSC ring (include/linux/ptr_ring.h, __ptr_ring_produce/consume) ---- */
-
-/*
- * struct wl_ring - single producer, single consumer.
- *
- * Like ptr_ring there is no shared head or tail: a slot is free when it
- * holds NULL, so each side touches only its own index plus the slot.  The
- * release store of a pointer publishes everything the producer wrote into
- * the fragment; the consumer's acquire load sees it.  Pushed pointers are
- * never NULL.
- */
-struct wl_ring {
-	_Atomic(void *) *slot;
-	size_t size;
-	_Alignas(64) size_t head;	/* producer's next slot */
-	_Alignas(64) size_t tail;	/* consumer's next slot */
-};
-
-static inline int wl_ring_init(struct wl_ring *q, size_t size)
-{
-	size_t bytes = (size * sizeof(*q->slot) + 63) & ~(size_t)63;
-	size_t i;
-
-	memset(q, 0, sizeof(*q));
-	q->slot = aligned_alloc(64, bytes);
-	if (!q->slot)
-		return -1;
-	for (i = 0; i < size; i++)
-		atomic_init(&q->slot[i], NULL);
-	q->size = size;
-	return 0;
-}
-
-static inline void wl_ring_exit(struct wl_ring *q)
-{
-	free(q->slot);
-	q->slot = NULL;
-}
-
-/* Return 0, or -1 if the ring is full (the slot still holds a pointer). */
-static inline int wl_ring_push(struct wl_ring *q, void *p)
-{
-	size_t h = q->head;
-
-	if (atomic_load_explicit(&q->slot[h], memory_order_acquire))
-		return -1;
-	atomic_store_explicit(&q->slot[h], p, memory_order_release);
-	q->head = h + 1 == q->size ? 0 : h + 1;
-	return 0;
-}
-
-static inline void *wl_ring_pop(struct wl_ring *q)
-{
-	size_t t = q->tail;
-	void *p = atomic_load_explicit(&q->slot[t], memory_order_acquire);
-
-	if (!p)
-		return NULL;
-	atomic_store_explicit(&q->slot[t], NULL, memory_order_release);
-	q->tail = t + 1 == q->size ? 0 : t + 1;
-	return p;
-}
+#include "wl_defer.h"
+#include "wl_ptr_ring.h"
+#include "wl_small.h"
 
 /*
  * Waiting: busy_poll=1 spins (the core stays awake, as a busy-polling
- * socket does); busy_poll=0 yields, the user-space cond_resched().
+ * socket does, and as page_frag_test.ko's cond_resched() does on an
+ * otherwise idle CPU: it returns at once); busy_poll=0 yields.
  */
 static inline void wl_wait(long busy_poll)
 {
@@ -104,6 +46,31 @@ static inline uint64_t wl_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/* Free a head on the CPU that allocated it (tagged heads dispatch). */
+static inline void wl_release_local(struct wl_small *small, void *p)
+{
+	if (unlikely(wl_tag_of(p)))
+		wl_small_free(small, p, false);
+	else
+		frag_free(p);
+}
+
+/*
+ * skb_defer_free_flush() on the owner, at the top of every NAPI poll:
+ * take the list, then free every head here, newest first (the list is
+ * LIFO).  Returns the heads it freed.
+ */
+static inline unsigned int wl_defer_flush(struct wl_defer *d,
+					  struct wl_small *small)
+{
+	void **list;
+	unsigned int n = wl_defer_take(d, &list), i;
+
+	for (i = n; i-- > 0;)
+		wl_release_local(small, list[i]);
+	return n;
+}
+
 /* ---- the remote CPU: pop and free ---- */
 
 enum { WL_PEER_STARTING, WL_PEER_READY, WL_PEER_GO };
@@ -117,7 +84,9 @@ enum { WL_PEER_STARTING, WL_PEER_READY, WL_PEER_GO };
  * @measure: set by the producer when its warm-up ends: the peer's
  *          counters cover the measured part only, like the producer's.
  * @done:   set (release) by the producer after its last push.
- * @freed:  fragments the peer freed.
+ * @small:  the rx path's small-head allocators (tagged heads), or NULL.
+ * @defer:  with remote_free=defer, the owner's defer list, or NULL.
+ * @freed:  heads the peer freed itself.
  * @t_end:  wl_now_ns() when it popped the last one.
  * @err:    non-zero if pinning failed (it runs unpinned; the run fails).
  */
@@ -128,11 +97,32 @@ struct wl_peer {
 	atomic_int state;
 	atomic_int measure;
 	atomic_int done;
+	struct wl_small *small;
+	struct wl_defer *defer;
 	uint64_t freed;
 	uint64_t t_end;
 	int err;
 	pthread_t tid;
 };
+
+/*
+ * What the remote CPU does with a head it consumed: hand it back to the
+ * owner (remote_free=defer, when there is room), else free it here: the
+ * design's fragments with frag_free(), tagged heads through wl_small.
+ * Returns 1 if it freed the head itself.  tx and ring pass no @small:
+ * their fragments (75 B, say) need not be aligned and are never tagged.
+ */
+static inline int wl_peer_release(struct wl_peer *w, void *p)
+{
+	if (w->defer && wl_defer_attempt(w->defer, p))
+		return 0;
+	/* Only rx tags its heads; tx and ring fragments may be unaligned. */
+	if (unlikely(w->small && wl_tag_of(p)))
+		wl_small_free(w->small, p, true);
+	else
+		frag_free(p);
+	return 1;
+}
 
 static inline void *wl_peer_main(void *arg)
 {
@@ -166,8 +156,7 @@ static inline void *wl_peer_main(void *arg)
 			counting = true;
 		}
 		if (likely(p)) {
-			frag_free(p);
-			freed++;
+			freed += wl_peer_release(w, p);
 			continue;
 		}
 		/* Empty: finished only if nothing was pushed before done. */
@@ -175,8 +164,7 @@ static inline void *wl_peer_main(void *arg)
 			p = wl_ring_pop(w->ring);
 			if (!p)
 				break;
-			frag_free(p);
-			freed++;
+			freed += wl_peer_release(w, p);
 			continue;
 		}
 		wl_wait(busy_poll);
@@ -192,7 +180,8 @@ static inline void *wl_peer_main(void *arg)
 
 /* Start the peer and wait until it is pinned and its counters are open. */
 static inline int wl_peer_start(struct wl_peer *w, struct frag_run *r,
-				struct wl_ring *ring, long cpu)
+				struct wl_ring *ring, long cpu,
+				struct wl_small *small, struct wl_defer *defer)
 {
 	int e;
 
@@ -200,6 +189,8 @@ static inline int wl_peer_start(struct wl_peer *w, struct frag_run *r,
 	w->r = r;
 	w->ring = ring;
 	w->cpu = cpu;
+	w->small = small;
+	w->defer = defer;
 	atomic_init(&w->state, WL_PEER_STARTING);
 	atomic_init(&w->measure, 0);
 	atomic_init(&w->done, 0);
@@ -221,7 +212,8 @@ static inline int wl_peer_start(struct wl_peer *w, struct frag_run *r,
  * Returns 0 with *remote set, or -1 with r->err filled.
  */
 static inline int wl_remote_start(struct frag_run *r, struct wl_peer *peer,
-				  struct wl_ring *ring, bool *remote)
+				  struct wl_ring *ring, bool *remote,
+				  struct wl_small *small, struct wl_defer *defer)
 {
 	const struct frag_params *p = r->p;
 
@@ -229,11 +221,11 @@ static inline int wl_remote_start(struct frag_run *r, struct wl_peer *peer,
 	r->nperf = *remote ? 2 : 1;
 	if (!*remote)
 		return 0;
-	if (wl_ring_init(ring, p->ring_size)) {
+	if (wl_ring_init(ring, p->ring_size, p->cache_line)) {
 		snprintf(r->err, sizeof(r->err), "out of memory for the ring");
 		return -1;
 	}
-	return wl_peer_start(peer, r, ring, p->cpu2);
+	return wl_peer_start(peer, r, ring, p->cpu2, small, defer);
 }
 
 static inline void wl_peer_go(struct wl_peer *w)
