@@ -59,6 +59,7 @@ ENGINE_PARAMS = MappingProxyType({
     "net_ip_align": (_INT, 0, 64), "shinfo_size": (_INT, 0, 4096),
     "cache_line": (_POW2, 8, 4096), "ring_size": (_INT, 2, 1 << 20),
     "sizes_dir": (_STR, None, None),
+    "sample_batches": (_INT, 1, 1 << 20), "rerandomize": (_INT, 0, 1),
 })
 #: parameters :func:`fraglib.run` takes as its own arguments; the registry
 #: lists a workload's preferred value but validate_params never injects one.
@@ -362,9 +363,11 @@ def _register(w: Workload) -> None:
 _register(Workload(
     "fastpath",
     "alloc `batch` fragments of `size` at `align`, then free them; one sample per "
-    "batch (the debate's micro-benchmark without the ring)",
+    "`sample_batches` batches, each sample at a new stack depth and pointer-array "
+    "offset unless rerandomize=0 (the debate's micro-benchmark without the ring)",
     threads=1, cpus="one",
-    params=MappingProxyType({"size": 256, "align": 1, "batch": 64}),
+    params=MappingProxyType({"size": 256, "align": 1, "batch": 64,
+                             "sample_batches": 64, "rerandomize": 1}),
 ))
 _register(Workload(
     "rx",

@@ -65,6 +65,10 @@ static const struct param_def defs[] = {
 	{ "ring_size", P_LONG, F(ring_size), 2, 1 << 20, "ring slots" },
 	{ "sizes_dir", P_STR, F(sizes_dir), 0, 0,
 	  "directory of dist=csv:NAME tables (NAME.csv)" },
+	{ "sample_batches", P_LONG, F(sample_batches), 1, 1 << 20,
+	  "batches per timed sample (fastpath)" },
+	{ "rerandomize", P_LONG, F(rerandomize), 0, 1,
+	  "1 = new stack depth and pointer-array offset every sample (fastpath)" },
 };
 
 void frag_params_defaults(struct frag_params *p)
@@ -92,6 +96,8 @@ void frag_params_defaults(struct frag_params *p)
 	p->shinfo_size = 320;
 	p->cache_line = 64;
 	p->ring_size = 512;
+	p->sample_batches = 64;
+	p->rerandomize = 1;
 }
 
 static void known_keys(char *buf, size_t len)

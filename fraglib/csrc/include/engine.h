@@ -52,6 +52,8 @@ struct frag_params {
 	long cache_line;
 	long ring_size;
 	char sizes_dir[FRAG_STR_LEN];	/* where dist=csv:NAME finds NAME.csv */
+	long sample_batches;	/* batches per timed sample (fastpath) */
+	long rerandomize;	/* 1: move stack and pointer array per sample */
 };
 
 struct frag_metric {
