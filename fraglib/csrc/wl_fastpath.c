@@ -96,6 +96,18 @@ static noinline uint64_t fastpath_sample_at(unsigned int pad, void *nc,
 	return fastpath_sample(nc, ptr, batch, packets, fragsz, mask);
 }
 
+/*
+ * Fault in the stack the deepest placement reaches, before the region: a
+ * first touch of a stack page inside a timed sample is a page fault.
+ */
+static noinline void fastpath_touch_stack(void)
+{
+	char *p = alloca(FP_PLACE_SPAN + 2 * 4096);
+
+	memset(p, 0, FP_PLACE_SPAN + 2 * 4096);
+	frag_keep(p);
+}
+
 /* xorshift64: placements need no quality, only no pattern. */
 static inline uint64_t fp_rand(uint64_t *s)
 {
@@ -124,6 +136,7 @@ static int fastpath_run(struct frag_run *r)
 	}
 	/* Touch it all now: a first-touch fault inside the region is a bug. */
 	memset(arr, 0, room);
+	fastpath_touch_stack();
 	for (b = 0; b < total; b++) {
 		long n = b < p->warmup ? per : (left < per ? left : per);
 		uint64_t c;
