@@ -16,7 +16,13 @@ Prints (ratios, not asserts):
   alone contributes.
 
     .venv/bin/python benchmarks/bench_harness.py [--processes 16]
-        [--packets 262144] [--sample-batches 64] [--rerandomize 1]
+        [--packets 262144] [--sample-batches 64] [--rerandomize 1] [--layouts 4]
+
+Process ``i`` of every side uses layout build ``i mod --layouts`` (the
+reference gets the same link-order/alignment/padding treatment as the
+engines), so the ratio compares the harnesses, not one placement of the
+design's two tiny functions (the alignment of null_alloc within its
+64-byte line alone moved an alloc-only loop by about 25 % on the EPYC VM).
 
 ``--sample-batches 1 --rerandomize 0`` gives the engine's former timing
 (one rdtscp pair per 64-packet batch, placement fixed per process) for a
@@ -29,6 +35,7 @@ import os
 import random
 import statistics
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,20 +49,30 @@ from fraglib.engine import ENV_PAD_VAR
 REF_SOURCE = Path(__file__).resolve().parent / "harness_ref.c"
 
 
-def build_reference(design: str = "null") -> Path:
-    """Compile the reference loop against ``design`` (cached by content)."""
+def build_reference(design: str = "null", layout_seed: int | None = None) -> Path:
+    """Compile the reference loop against ``design`` (cached by content).
+
+    ``layout_seed`` applies the engines' layout variation
+    (:func:`fraglib._build._layout`: link order, function alignment, a
+    padding function), so the reference's code lands at as many places as
+    the engine's does over the same seeds.
+    """
     cc, version = _build.compiler()
     flags = (*_build.BASE_FLAGS, f"-DFRAG_DESIGN={design}")
-    key = hashlib.sha256(repr((_build.source_hash(), version, flags,
+    key = hashlib.sha256(repr((_build.source_hash(), version, flags, layout_seed,
                                REF_SOURCE.read_bytes())).encode()).hexdigest()[:16]
     out = _build.build_root() / f"harness-ref-{key}" / f"harness-ref-{design}"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        cmd = [cc, *flags, f"-I{_build.csrc_dir() / 'include'}", str(REF_SOURCE),
-               str(_build.design_sources()[design]), "-o", str(tmp)]
-        subprocess.run(cmd, check=True)
-        os.replace(tmp, out)
+        with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+            srcs, lflags = _build._layout(layout_seed,
+                                          [REF_SOURCE, _build.design_sources()[design]],
+                                          Path(tmp))
+            exe = Path(tmp) / out.name
+            cmd = [cc, *flags, *lflags, f"-I{_build.csrc_dir() / 'include'}",
+                   *map(str, srcs), "-o", str(exe)]
+            subprocess.run(cmd, check=True)
+            os.replace(exe, out)
     return out
 
 
@@ -97,11 +114,16 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=16)
     ap.add_argument("--sample-batches", type=int, default=64)
     ap.add_argument("--rerandomize", type=int, default=1, choices=(0, 1))
+    ap.add_argument("--layouts", type=int, default=4,
+                    help="layout builds, each side visits them round robin (default 4; "
+                    "0 = the canonical builds only)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     random.seed(args.seed)
     cpu = default_cpu()
-    ref = build_reference("null")
+    seeds = [None] if args.layouts < 1 else [args.seed * 1000 + i
+                                              for i in range(args.layouts)]
+    refs = {s: build_reference("null", s) for s in seeds}
     common = dict(workload="fastpath", packets=args.packets, size=args.size,
                   batch=args.batch, warmup=args.warmup, counters=False, store=False,
                   metadata=False, sample_batches=args.sample_batches,
@@ -112,14 +134,15 @@ def main() -> None:
     cut: dict[str, list[float]] = {k: [] for k in vals}
     steps: list[float] = []
     load0, t0 = os.getloadavg()[0], time.monotonic()
-    for _ in range(args.processes):
+    for i in range(args.processes):
+        lseed = seeds[i % len(seeds)]
         for side in random.sample(list(vals), len(vals)):
             if side == "reference":
-                c, p = run_reference(ref, cpu, args.packets, args.batch, per,
+                c, p = run_reference(refs[lseed], cpu, args.packets, args.batch, per,
                                      args.warmup, args.size)
                 step = statistics.median(steps) if steps else 1.0
             else:
-                r = fraglib.run(side, **common)
+                r = fraglib.run(side, layout_seed=lseed, **common)
                 c, p = r.cycles[r.measured], r.packets[r.measured]
                 step = r.tsc_step or 1.0
                 steps.append(step)
@@ -130,7 +153,8 @@ def main() -> None:
     wall = time.monotonic() - t0
     print(f"bench_harness: fastpath size={args.size} batch={args.batch} packets="
           f"{args.packets}, {per} packets per timed sample, rerandomize="
-          f"{args.rerandomize}, {args.processes} fresh processes per side, interleaved")
+          f"{args.rerandomize}, {args.processes} fresh processes per side, interleaved, "
+          f"over {len(seeds) if seeds != [None] else 'the canonical'} layout build(s)")
     print(f"  CPU {cpu_model()!r}, pinned to CPU {cpu}; TSC step "
           f"{statistics.median(steps):.2f} cycles; load average {load0:.2f} -> "
           f"{os.getloadavg()[0]:.2f}; {wall:.0f} s")
