@@ -5,9 +5,11 @@
 * **Three levels of repetition.** ``builds`` layout builds (seeds derived from
   ``seed``; :mod:`fraglib._build` shuffles the link order, picks the function
   alignment and pads the text) ⊃ ``processes`` fresh engine processes per
-  design per build (each with a random environment pad; ASLR on) ⊃ batches
-  (each process contributes the median of its measured batches; warm-up
-  batches are discarded from the median and recorded).
+  design per build (each with a random environment pad; ASLR on) ⊃ samples
+  (each process contributes the packet-weighted mean of its measured
+  samples after dropping disturbed ones, :func:`fraglib.stats.process_value`,
+  which a coarse TSC does not quantize; warm-up samples are discarded and
+  recorded).
 * **Randomized ABBA pairs.** Within a build each pair runs A then B or B then
   A, chosen at random and recorded; each adjacent A/B is one pair, so drift
   cancels in the ratio. Builds are visited round robin (pair 0 of every
@@ -67,6 +69,7 @@ OBSERVATION_COLUMNS = (
     "build", "pair", "design", "value",          # the stats data model
     "role", "order", "seq", "run_id", "env_pad", "layout_seed", "build_key",
     "min_value", "n_samples", "warmup_samples", "warmup_value", "t_start", "t_wall",
+    "median_value", "cut_samples", "tsc_step",
 )
 
 # Interim CI checks in budget mode use fewer resamples; the final verdict
@@ -134,7 +137,10 @@ class Comparison:
     verdict : fraglib.stats.Verdict
     observations : pandas.DataFrame
         One row per engine process, columns :data:`OBSERVATION_COLUMNS`:
-        ``value`` is the median cycles per packet of its measured batches,
+        ``value`` is its cycles per packet (:func:`fraglib.stats.process_value`:
+        mean of the measured samples without disturbed ones), ``median_value``
+        the median of those samples, ``cut_samples`` how many were dropped,
+        ``tsc_step`` the TSC step the engine detected,
         ``min_value`` their minimum, ``warmup_value`` the median of the
         discarded warm-up batches (NaN without warm-up), ``order`` the pair's
         ``"AB"``/``"BA"``, ``seq`` the process's position in the whole run,
@@ -259,7 +265,7 @@ class Comparison:
         inj = f"B with {self.slowdown} injected dependent adds; " if self.slowdown else ""
         return (f"{self.workload}{extra}: {kind}{inj}{self.n_processes} fresh engine "
                 f"processes in randomized ABBA pairs over {self.verdict.n_builds} layout "
-                f"builds, per-process median of batches; {self.ci_method}; "
+                f"builds, per-process mean of samples (disturbed ones cut); {self.ci_method}; "
                 f"{self.wall_s:.0f} s")
 
     @property
@@ -474,15 +480,18 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
                 **run_kw, **wl_params)
         cpp = r.cycles_per_packet
         warm = r.cycles[:r.warmup_samples] / r.packets[:r.warmup_samples]
+        summary = r.process_summary
         seq += 1
-        return {"build": bp.build, "pair": pair, "design": lab, "value": float(np.median(cpp)),
+        return {"build": bp.build, "pair": pair, "design": lab, "value": summary["value"],
                 "role": role, "order": order, "seq": seq - 1, "run_id": r.run_id,
                 "env_pad": int(r.provenance.get("env_pad", pad)), "layout_seed": lseed,
                 "build_key": bp.a_key if role == "A" else bp.b_key,
                 "min_value": float(cpp.min()), "n_samples": int(len(cpp)),
                 "warmup_samples": int(r.warmup_samples),
                 "warmup_value": float(np.median(warm)) if len(warm) else math.nan,
-                "t_start": started - t0, "t_wall": time.monotonic() - started}
+                "t_start": started - t0, "t_wall": time.monotonic() - started,
+                "median_value": summary["median"], "cut_samples": summary["cut"],
+                "tsc_step": r.tsc_step if r.tsc_step is not None else math.nan}
 
     def halfwidth_now() -> float:
         """Half-width of the interval the verdict would report now."""

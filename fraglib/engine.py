@@ -37,8 +37,9 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
-def _env(env_pad: int) -> dict[str, str]:
+def _env(env_pad: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    env.update(extra or {})
     env[ENV_PAD_VAR] = "x" * env_pad
     return env
 
@@ -59,7 +60,8 @@ def _raise_for(rc: int, stderr: str, design: str | None, workload: str | None):
 
 def run_engine(path: str | os.PathLike, params: Mapping[str, object], *,
                env_pad: int | None = None, timeout: float | None = None,
-               wrapper: Sequence[str] = ()) -> dict:
+               wrapper: Sequence[str] = (), env: Mapping[str, str] | None = None,
+               pass_fds: Sequence[int] = ()) -> dict:
     """Run one engine process; return its parsed JSON document.
 
     Parameters
@@ -74,6 +76,11 @@ def run_engine(path: str | os.PathLike, params: Mapping[str, object], *,
         Seconds before the process is killed.
     wrapper : sequence of str
         A command to run the engine under (valgrind, perf record).
+    env : mapping, optional
+        Extra environment variables (e.g. ``FRAGLIB_PERF_CTL`` for a
+        profiler's switch, see :mod:`fraglib.profile`).
+    pass_fds : sequence of int
+        File descriptors the engine (and the wrapper) inherit.
 
     Raises
     ------
@@ -90,7 +97,7 @@ def run_engine(path: str | os.PathLike, params: Mapping[str, object], *,
     design, workload = Path(path).name.removeprefix("fraglib-engine-"), params.get("workload")
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              env=_env(env_pad))
+                              env=_env(env_pad, env), pass_fds=tuple(pass_fds))
     except subprocess.TimeoutExpired as e:
         raise EngineError(f"engine for {design}/{workload} timed out after {timeout} s",
                           design, workload) from e

@@ -66,6 +66,7 @@ def grid(designs: Sequence[str], workload: str, cells: Iterable[dict], *,
         r = run(design, workload, **cell, **run_kwargs)
         rows.append({"design": design, **cell, "cell": ci, "repeat": rep,
                      "median_cpp": r.median_cycles_per_packet,
+                     "value_cpp": r.value_cycles_per_packet,
                      "min_cpp": float(r.cycles_per_packet.min()),
                      "ns_per_packet": float(pd.Series(r.ns_per_packet).median()),
                      "run_id": r.run_id})
@@ -86,11 +87,14 @@ def pairwise(df: pd.DataFrame, a: str, b: str, by: Sequence[str] = ("size", "ali
     """B against A in every cell: paired ratio, CI and verdict.
 
     Runs of the same repeat form a pair; with a single build the CI is a
-    bootstrap over pairs. Holm-corrected across cells.
+    bootstrap over pairs. Holm-corrected across cells. Each run's value is
+    ``value_cpp`` (:func:`fraglib.stats.process_value`), or ``median_cpp``
+    for a frame made before that column existed.
     """
+    col = "value_cpp" if "value_cpp" in df.columns else "median_cpp"
     cells = []
     for key, sub in df[df.design.isin([a, b])].groupby(list(by), sort=True):
-        obs = sub.assign(build=0, pair=sub["repeat"], value=sub["median_cpp"])
+        obs = sub.assign(build=0, pair=sub["repeat"], value=sub[col])
         v = _stats.verdict(obs[["build", "pair", "design", "value"]], a, b,
                            resamples=resamples, seed=seed)
         cells.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))),

@@ -6,7 +6,11 @@ Two back ends, picked in this order by ``method="auto"``:
     ``perf record -g`` around the engine, then ``perf report --stdio
     --no-children``: self time per function from samples. Without a PMU
     perf samples on the ``cpu-clock`` software timer (docs/machine-notes.md),
-    which the profile records as its event.
+    which the profile records as its event. perf starts disabled
+    (``--delay=-1``) and the engine switches it on and off around the
+    measured region through ``--control fd:CTL,ACK`` (csrc/perfctr.c), so
+    the TSC calibration, set-up and the printing of samples are excluded:
+    :attr:`Profile.region` says so.
 ``callgrind``
     Where perf cannot sample: callgrind instruction counts (``Ir``) per
     function, self and inclusive, for the workload's run function and what
@@ -18,6 +22,7 @@ method was used.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -37,6 +42,13 @@ __all__ = ["FunctionCost", "Profile", "profile", "parse_perf_report", "METHODS"]
 METHODS = ("auto", "perf-record", "callgrind")
 #: default packets: enough samples at perf's 4 kHz default, yet < 1 s.
 PERF_PACKETS = 1 << 24
+#: environment variable that hands the engine its ends of perf's control
+#: pipes ("ctl_fd,ack_fd"; csrc/perfctr.c)
+PERF_CTL_VAR = "FRAGLIB_PERF_CTL"
+#: what a perf-record profile covers
+PERF_REGION = ("measured region only: perf starts disabled and the engine switches it "
+               "on and off around the region (perf record --control); TSC calibration, "
+               "set-up, warm-up before the first measured sample and output are excluded")
 #: callgrind runs ~50x slower; instruction counts need far fewer packets.
 CALLGRIND_PACKETS = 1 << 16
 
@@ -96,6 +108,9 @@ class Profile:
         Why this method (e.g. ``"perf-record unavailable: ..."``).
     params : dict
         Engine parameters of the run.
+    region : str
+        What the profile covers: the measured region only (and what was
+        excluded), or the whole workload function (callgrind).
     """
 
     design: str
@@ -106,6 +121,7 @@ class Profile:
     total: int
     reason: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    region: str = ""
 
     def __post_init__(self):
         if self.method not in METHODS[1:]:
@@ -169,11 +185,22 @@ def _perf_profile(design: str, workload: str, params: dict, build: Mapping,
     path = _engine_path(design, build)
     with tempfile.TemporaryDirectory(prefix="fraglib-perf-") as tmp:
         data = Path(tmp) / "perf.data"
+        # perf reads commands from ctl_r and acks on ack_w; the engine
+        # writes "enable"/"disable" to ctl_w and waits on ack_r.
+        ctl_r, ctl_w = os.pipe()
+        ack_r, ack_w = os.pipe()
+        fds = (ctl_r, ctl_w, ack_r, ack_w)
         try:
             run_engine(path, params, timeout=timeout,
-                       wrapper=[perf, "record", "-g", "-q", "-o", str(data), "--"])
+                       wrapper=[perf, "record", "-g", "-q", "--delay=-1",
+                                "--control", f"fd:{ctl_r},{ack_w}",
+                                "-o", str(data), "--"],
+                       env={PERF_CTL_VAR: f"{ctl_w},{ack_r}"}, pass_fds=fds)
         except EngineError as e:
             raise CollectorUnavailable("perf-record", f"perf record failed: {e}") from e
+        finally:
+            for fd in fds:
+                os.close(fd)
         rep = subprocess.run([perf, "report", "-i", str(data), "--stdio", "--no-children",
                               "-g", "none", "-F", "overhead,sample,dso,sym", "-t", "|"],
                              capture_output=True, text=True, timeout=timeout)
@@ -185,7 +212,7 @@ def _perf_profile(design: str, workload: str, params: dict, build: Mapping,
     if not rows:
         raise CollectorUnavailable("perf-record", "perf recorded no samples")
     return Profile(design, workload, "perf-record", event, tuple(rows[:top]), total,
-                   params=params)
+                   params=params, region=PERF_REGION)
 
 
 # --------------------------------------------------------------------------
@@ -223,7 +250,8 @@ def _callgrind_profile(design: str, workload: str, params: dict, build: Mapping,
                                  dso=_dso_of(name)))
     rows.sort(key=lambda f: (-f.count, f.name))
     return Profile(design, workload, "callgrind", "Ir", tuple(rows[:top]), total,
-                   params=params)
+                   params=params, region=f"{region} and its callees (set-up before the "
+                   "measured region included; calibration and output excluded)")
 
 
 def _dso_of(name: str) -> str:
@@ -301,5 +329,5 @@ def profile(design: str, workload: str = "fastpath", *, method: str = "auto",
 
 def _with_reason(p: Profile, reason: str) -> Profile:
     return Profile(p.design, p.workload, p.method, p.event, p.functions, p.total,
-                   reason, p.params)
+                   reason, p.params, p.region)
 

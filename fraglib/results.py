@@ -110,6 +110,37 @@ class RunResult:
         return float(np.median(cpp)) if len(cpp) else float("nan")
 
     @property
+    def tsc_step(self) -> float | None:
+        """TSC step in cycles the engine detected at calibration (provenance).
+
+        None for runs stored before it was recorded.
+        """
+        v = self.provenance.get("tsc_step")
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    @property
+    def process_summary(self) -> dict:
+        """:func:`fraglib.stats.process_value` of the measured samples.
+
+        Without a recorded TSC step (older runs) the cut uses the samples'
+        robust spread alone (step taken as 1 cycle).
+        """
+        from .stats import process_value
+
+        return process_value(self.cycles[self.measured], self.packets[self.measured],
+                             tsc_step=self.tsc_step or 1.0)
+
+    @property
+    def value_cycles_per_packet(self) -> float:
+        """This process's cycles per packet, the value paired comparisons use.
+
+        The packet-weighted mean of the measured samples after dropping
+        disturbed ones (:func:`fraglib.stats.process_value`): unlike the
+        median it is not held on the grid of a coarse TSC.
+        """
+        return self.process_summary["value"]
+
+    @property
     def ns_per_packet(self) -> np.ndarray:
         return self.cycles_per_packet * 1e9 / self.tsc_hz
 
@@ -149,5 +180,5 @@ class RunResult:
     def __repr__(self) -> str:
         return (f"RunResult({self.design}/{self.workload}, "
                 f"{self.total_packets} packets, "
-                f"median {self.median_cycles_per_packet:.2f} cycles/packet, "
+                f"{self.value_cycles_per_packet:.2f} cycles/packet, "
                 f"run_id={self.run_id})")

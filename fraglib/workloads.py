@@ -64,6 +64,7 @@ ENGINE_PARAMS = MappingProxyType({
     "init_on_alloc": (_INT, 0, 1),
     "small_heads": (_STR, None, None), "remote_free": (_STR, None, None),
     "defer_max": (_INT, 0, 1 << 20),
+    "sample_batches": (_INT, 1, 1 << 20), "rerandomize": (_INT, 0, 1),
 })
 #: rx small-head routes (csrc/params.c frag_params_resolve): a 1 KiB slice of
 #: page_frag_alloc_1k() (6.3-6.13), the kmalloc-1k stand-in (<= 6.2, >= 6.14),
@@ -470,9 +471,11 @@ def _register(w: Workload) -> None:
 _register(Workload(
     "fastpath",
     "alloc `batch` fragments of `size` at `align`, then free them; one sample per "
-    "batch (the debate's micro-benchmark without the ring)",
+    "`sample_batches` batches, each sample at a new stack depth and pointer-array "
+    "offset unless rerandomize=0 (the debate's micro-benchmark without the ring)",
     threads=1, cpus="one",
-    params=MappingProxyType({"size": 256, "align": 1, "batch": 64}),
+    params=MappingProxyType({"size": 256, "align": 1, "batch": 64,
+                             "sample_batches": 64, "rerandomize": 1}),
 ))
 _register(Workload(
     "rx",

@@ -15,7 +15,8 @@ def test_run_fastpath_records_samples_and_provenance(runs_root, small):
     r = fraglib.run("topdown", "fastpath", size=256, root=runs_root, **small)
     assert r.design == "topdown" and r.workload == "fastpath"
     assert r.total_packets == 2048
-    assert r.warmup_samples == 2 and len(r.cycles) == 2 + 2048 // 64
+    per = 64 * r.params["sample_batches"]
+    assert r.warmup_samples == 2 and len(r.cycles) == 2 + -(-2048 // per)
     assert (r.cycles > 0).all() and r.tsc_hz > 1e8
     assert r.params["size"] == 256 and r.params["cpu"] == max(__import__("os").sched_getaffinity(0))
     assert r.pages["pages_leaked"] == 0
@@ -130,7 +131,8 @@ def test_cli_run_json(runs_root):
     p = _cli("run", "bottomup", "-n", "1024", "--json", "--no-store", env=env)
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
-    assert doc["design"] == "bottomup" and len(doc["cycles"]) == 16 + 16
+    per = 64 * doc["params"]["sample_batches"]
+    assert doc["design"] == "bottomup" and len(doc["cycles"]) == 16 + -(-1024 // per)
     assert not runs_root.exists()
 
 

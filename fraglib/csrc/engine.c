@@ -92,6 +92,85 @@ double frag_tsc_calibrate(unsigned int ms)
 	return (t1 - t0) * 1e9 / ns;
 }
 
+#define TSC_STEP_READS	4096
+#define TSC_STEP_SPAN	512	/* longest delay, in loop iterations */
+#define TSC_STEP_GAP	4	/* a gap this wide between values is a step */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Time delays of every length from 1 to TSC_STEP_SPAN iterations of a
+ * one-cycle loop.  A clock that counts every cycle fills that range with
+ * values one or two apart; a clock that ticks in steps leaves narrow
+ * clusters of values (24 and 25 for a 24.5-cycle step) with empty gaps
+ * of one step between them.  The step is the distance from the first to
+ * the last cluster over the number of steps between them, which resolves
+ * a fractional step; few clusters or wide ones mean the clock counts
+ * every cycle: 1.
+ */
+double frag_tsc_step(void)
+{
+	static uint64_t d[TSC_STEP_READS];
+	static double c[TSC_STEP_READS], g[TSC_STEP_READS];
+	long i, k = 0, nuniq = 1, steps;
+	uint64_t lo, prev;
+	double gap, last;
+
+	for (i = 0; i < TSC_STEP_READS; i++) {
+		unsigned long len = 1 + (i * 7919) % TSC_STEP_SPAN;
+		uint64_t t0, t1;
+
+		t0 = frag_rdtscp();
+		__asm__ __volatile__("1: dec %0\n\tjnz 1b" : "+r"(len));
+		t1 = frag_rdtscp();
+		d[i] = t1 - t0;
+	}
+	qsort(d, TSC_STEP_READS, sizeof(d[0]), cmp_u64);
+	/* Centres of clusters of values less than TSC_STEP_GAP apart. */
+	lo = prev = d[0];
+	for (i = 1; i <= TSC_STEP_READS; i++) {
+		if (i < TSC_STEP_READS && d[i] - prev < TSC_STEP_GAP) {
+			nuniq += d[i] != prev;
+			prev = d[i];
+			continue;
+		}
+		c[k++] = (lo + prev) / 2.0;
+		if (i < TSC_STEP_READS) {
+			lo = prev = d[i];
+			nuniq++;
+		}
+	}
+	if (k < 8 || nuniq > 3 * k)
+		return 1.0;
+	/*
+	 * Most neighbours are one step apart; a few are more, where no delay
+	 * landed in a cluster or one was preempted: the median gap is a step
+	 * to within a cycle, and counts the steps to the last cluster before
+	 * the first wide (preempted) gap.
+	 */
+	for (i = 1; i < k; i++)
+		g[i - 1] = c[i] - c[i - 1];
+	qsort(g, k - 1, sizeof(g[0]), cmp_double);
+	gap = g[(k - 1) / 2];
+	last = c[0];
+	for (i = 1; i < k && c[i] - c[i - 1] < 3 * gap; i++)
+		last = c[i];
+	steps = (long)((last - c[0]) / gap + 0.5);
+	return steps > 0 ? (last - c[0]) / steps : gap;
+}
+
 static const struct frag_workload *find_workload(const char *name)
 {
 	const struct frag_workload *const *w;
@@ -127,7 +206,7 @@ static void json_str_array(const char *key, FILE *f)
 }
 
 static void print_result(const struct frag_run *r, double tsc_hz,
-			 const struct frag_pages_stats *ps, long leaked,
+			 double tsc_step, const struct frag_pages_stats *ps, long leaked,
 			 long faults)
 {
 	const struct frag_stats *s = &r->box->stats;
@@ -139,7 +218,8 @@ static void print_result(const struct frag_run *r, double tsc_hz,
 	       FRAG_OPS.caps);
 	printf("\"params\": ");
 	frag_params_json(stdout, r->p);
-	printf(", \"tsc_hz\": %.1f, \"warmup_samples\": %ld, ", tsc_hz,
+	printf(", \"tsc_hz\": %.1f, \"tsc_step\": %.3f, \"warmup_samples\": %ld, ",
+	       tsc_hz, tsc_step,
 	       r->p->warmup < r->nsamples ? r->p->warmup : r->nsamples);
 	json_str_array("cycles", stdout);
 	for (i = 0; i < r->nsamples; i++)
@@ -207,7 +287,7 @@ int main(int argc, char **argv)
 	struct frag_pages_stats ps;
 	const struct frag_workload *wl;
 	char err[FRAG_ERR_LEN], msg[FRAG_ERR_LEN];
-	double tsc_hz;
+	double tsc_hz, tsc_step;
 	long faults, leaked;
 	int i;
 
@@ -281,6 +361,7 @@ int main(int argc, char **argv)
 	}
 	frag_set_cpu(0);
 	tsc_hz = frag_tsc_calibrate(50);
+	tsc_step = frag_tsc_step();
 
 	memset(&r, 0, sizeof(r));
 	r.p = &p;
@@ -307,6 +388,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fraglib-engine: page model corrupt: %s\n", msg);
 		return 1;
 	}
-	print_result(&r, tsc_hz, &ps, leaked, faults);
+	print_result(&r, tsc_hz, tsc_step, &ps, leaked, faults);
 	return 0;
 }

@@ -79,6 +79,10 @@ static const struct param_def defs[] = {
 	  "(skb_attempt_defer_free: handed back to the allocating CPU)" },
 	{ "defer_max", P_LONG, F(defer_max), 0, 1 << 20,
 	  "sysctl_skb_defer_max: per-CPU defer list limit (kick at half)" },
+	{ "sample_batches", P_LONG, F(sample_batches), 1, 1 << 20,
+	  "batches per timed sample (fastpath)" },
+	{ "rerandomize", P_LONG, F(rerandomize), 0, 1,
+	  "1 = new stack depth and pointer-array offset every sample (fastpath)" },
 };
 
 void frag_params_defaults(struct frag_params *p)
@@ -110,6 +114,8 @@ void frag_params_defaults(struct frag_params *p)
 	/* small_heads stays empty: frag_params_resolve() asks the design. */
 	strcpy(p->remote_free, "direct");
 	p->defer_max = 64;
+	p->sample_batches = 64;
+	p->rerandomize = 1;
 }
 
 static int check_choice(const char *key, const char *val,

@@ -20,9 +20,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -157,10 +159,52 @@ void frag_perf_open(struct frag_perf *p, bool enabled)
 	frag_perf_open_group(p, frag_perf_sw, ARRAY_SIZE(frag_perf_sw), false);
 }
 
+/*
+ * A profiler's switch.  "perf record --control fd:CTL,ACK --delay=-1"
+ * starts with sampling off and obeys "enable"/"disable" written to CTL,
+ * answering "ack\n" on ACK.  fraglib.profile hands the engine its ends of
+ * the two pipes as FRAGLIB_PERF_CTL="ctl,ack"; the engine switches
+ * sampling on around the measured region only, so the TSC calibration
+ * and the printing of samples are not in the profile.  Waiting for the
+ * ack keeps the region from starting before perf samples it.  Two-thread
+ * workloads start and stop once per thread: the first start enables,
+ * the last stop disables.
+ */
+static pthread_mutex_t frag_perf_ctl_lock = PTHREAD_MUTEX_INITIALIZER;
+static int frag_perf_ctl_fd = -2, frag_perf_ack_fd = -1, frag_perf_ctl_users;
+
+static void frag_perf_ctl(const char *cmd, int delta)
+{
+	char ack[16];
+	ssize_t n;
+
+	pthread_mutex_lock(&frag_perf_ctl_lock);
+	if (frag_perf_ctl_fd == -2) {
+		const char *env = getenv("FRAGLIB_PERF_CTL");
+
+		if (!env || sscanf(env, "%d,%d", &frag_perf_ctl_fd,
+				   &frag_perf_ack_fd) != 2)
+			frag_perf_ctl_fd = -1;
+	}
+	/* A stop without a start (no measured sample) switches nothing. */
+	if (delta < 0 && !frag_perf_ctl_users)
+		delta = 0;
+	frag_perf_ctl_users += delta;
+	if (frag_perf_ctl_fd >= 0 && delta &&
+	    (delta > 0 ? frag_perf_ctl_users == 1 : frag_perf_ctl_users == 0)) {
+		n = write(frag_perf_ctl_fd, cmd, strlen(cmd));
+		/* No ack: perf is gone; stop talking to it. */
+		if (n < 0 || read(frag_perf_ack_fd, ack, sizeof(ack)) <= 0)
+			frag_perf_ctl_fd = -1;
+	}
+	pthread_mutex_unlock(&frag_perf_ctl_lock);
+}
+
 void frag_perf_start(struct frag_perf *p)
 {
 	int i;
 
+	frag_perf_ctl("enable\n", 1);
 	if (!p->enabled)
 		return;
 	/* Software first so task-clock covers the hardware enables too. */
@@ -178,15 +222,16 @@ void frag_perf_stop(struct frag_perf *p)
 {
 	int i;
 
-	if (!p->enabled)
-		return;
-	for (i = 0; i < p->nr; i++) {
-		struct frag_perf_event *e = &p->ev[i];
+	if (p->enabled) {
+		for (i = 0; i < p->nr; i++) {
+			struct frag_perf_event *e = &p->ev[i];
 
-		if (e->fd < 0 || !e->leader)
-			continue;
-		ioctl(e->fd, PERF_EVENT_IOC_DISABLE, PERF_IOC_FLAG_GROUP);
+			if (e->fd < 0 || !e->leader)
+				continue;
+			ioctl(e->fd, PERF_EVENT_IOC_DISABLE, PERF_IOC_FLAG_GROUP);
+		}
 	}
+	frag_perf_ctl("disable\n", -1);
 }
 
 void frag_perf_read_close(struct frag_perf *p)

@@ -57,6 +57,8 @@ struct frag_params {
 	char small_heads[FRAG_STR_LEN];	/* slicer1k, kmalloc or design */
 	char remote_free[FRAG_STR_LEN];	/* direct or defer */
 	long defer_max;		/* sysctl_skb_defer_max */
+	long sample_batches;	/* batches per timed sample (fastpath) */
+	long rerandomize;	/* 1: move stack and pointer array per sample */
 };
 
 struct frag_metric {

@@ -12,17 +12,29 @@
 #include <stdint.h>
 #include <x86intrin.h>
 
+/*
+ * The processor id rdtscp also returns is thrown away in a register:
+ * __rdtscp(&aux) would store it to the stack inside the timed region, a
+ * store the measured code does not make.
+ */
 static inline uint64_t frag_rdtscp(void)
 {
-	unsigned int aux;
-	uint64_t t = __rdtscp(&aux);
+	uint32_t lo, hi;
 
+	__asm__ __volatile__("rdtscp" : "=a"(lo), "=d"(hi) : : "rcx");
 	_mm_lfence();
-	return t;
+	return (uint64_t)hi << 32 | lo;
 }
 
 /* TSC ticks per second, measured against CLOCK_MONOTONIC_RAW. */
 double frag_tsc_calibrate(unsigned int ms);
+
+/*
+ * The smallest step the TSC is seen to advance by, in TSC cycles: 1 on
+ * bare metal, about 24.5 in a VM whose TSC ticks every 10 ns.  A timed
+ * sample is known only to within one step.
+ */
+double frag_tsc_step(void);
 
 /* Keep the compiler from dropping or moving work across a point. */
 #define frag_barrier()		__asm__ __volatile__("" ::: "memory")
