@@ -59,6 +59,7 @@ ENGINE_PARAMS = MappingProxyType({
     "net_ip_align": (_INT, 0, 64), "shinfo_size": (_INT, 0, 4096),
     "cache_line": (_POW2, 8, 4096), "ring_size": (_INT, 2, 1 << 20),
     "sizes_dir": (_STR, None, None),
+    "fault": (_INT, 0, 4),  # test only: 1 SIGSEGV, 2 abort, 3 hang, 4 malformed output
 })
 #: parameters :func:`fraglib.run` takes as its own arguments; the registry
 #: lists a workload's preferred value but validate_params never injects one.

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -65,6 +66,8 @@ static const struct param_def defs[] = {
 	{ "ring_size", P_LONG, F(ring_size), 2, 1 << 20, "ring slots" },
 	{ "sizes_dir", P_STR, F(sizes_dir), 0, 0,
 	  "directory of dist=csv:NAME tables (NAME.csv)" },
+	{ "fault", P_LONG, F(fault), 0, 4,
+	  "test only: 1 SIGSEGV, 2 abort, 3 hang, 4 malformed output" },
 };
 
 void frag_params_defaults(struct frag_params *p)
@@ -225,4 +228,22 @@ void frag_params_json(FILE *f, const struct frag_params *p)
 			fprintf(f, "%ld", *(const long *)field);
 	}
 	fputc('}', f);
+}
+
+/* Test-only fault injection (tests/test_reliability.py): never set by a sweep. */
+void frag_params_fault(const struct frag_params *p)
+{
+	switch (p->fault) {
+	case 1:
+		raise(SIGSEGV);
+		break;
+	case 2:
+		abort();
+	case 3:
+		for (;;)
+			pause();
+	case 4:
+		fputs("{\"cycles\": [1, 2", stdout);
+		exit(0);
+	}
 }

@@ -52,6 +52,7 @@ struct frag_params {
 	long cache_line;
 	long ring_size;
 	char sizes_dir[FRAG_STR_LEN];	/* where dist=csv:NAME finds NAME.csv */
+	long fault;		/* test only: 1 segv, 2 abort, 3 hang, 4 garbage */
 };
 
 struct frag_metric {
@@ -112,6 +113,7 @@ int frag_params_set(struct frag_params *p, const char *key, const char *val,
 int frag_params_check_cpu(const char *key, long cpu, char *err, size_t len);
 void frag_params_help(FILE *f);
 void frag_params_describe(FILE *f);
+void frag_params_fault(const struct frag_params *p);
 void frag_params_json(FILE *f, const struct frag_params *p);
 
 #endif /* FRAG_ENGINE_H */
