@@ -155,24 +155,30 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_atomic(table: pa.Table, out: Path) -> None:
-    """Write ``table`` to ``out`` via a flushed temporary and a rename.
+def _write_atomic(table: pa.Table, out: Path, durable: bool = False) -> None:
+    """Write ``table`` to ``out`` via a temporary and a rename.
 
     Hand-written rather than ``pyarrow.dataset.write_dataset``, which writes
-    its files in place: a crash there leaves a truncated part.
+    its files in place: a crash there leaves a truncated part. ``durable``
+    also fsyncs the file and the directory (compaction, which then deletes
+    the sources); a one-run write does not (a dead process never leaves a
+    partial file either way; fsync per run cost 10x in write time on a VM,
+    and a file truncated by a power cut is quarantined on the next read).
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=_TMP, suffix=".parquet", dir=out.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             pq.write_table(table, f)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(out.parent)
+    if durable:
+        _fsync_dir(out.parent)
 
 
 def _os_reason(e: BaseException) -> str:
@@ -305,20 +311,19 @@ def _quarantine(path: Path, root: Path, reason: str) -> None:
                       stacklevel=3)
 
 
-def _healthy(files: list[Path], root: Path) -> list[Path]:
+def _healthy(files: list[Path], root: Path, with_schemas: bool = False):
     """Files that DuckDB can read; quarantine the rest.
 
     Fast path: one ``parquet_kv_metadata`` call over every footer. Only when
     it fails (a corrupt file) is each file opened on its own.
     """
     if not files:
-        return []
+        return ([], {}) if with_schemas else []
     import duckdb
 
     listing = _listing(files)
     try:
-        rows = duckdb.sql(f"SELECT file_name, key, value FROM parquet_kv_metadata("
-                          f"[{listing}])").fetchall()
+        rows = _duck(f"SELECT file_name, key, value FROM parquet_kv_metadata([{listing}])")
     except duckdb.Error:
         rows = None
     verdict: dict[str, tuple[int | None, str]] = {}
@@ -342,7 +347,18 @@ def _healthy(files: list[Path], root: Path) -> list[Path]:
             raise StoreSchemaError(f, schema, STORE_SCHEMA)
         else:
             good.append(f)
+    if with_schemas:
+        return good, {k: v[0] for k, v in verdict.items()}
     return good
+
+
+def _duck(sql: str, params: list | None = None):
+    """Every row of one query, on a private in-memory DuckDB connection (the
+    module-wide default one refuses work while a result is unfinished)."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        return con.execute(sql, params or []).fetchall()
 
 
 def _listing(files: list[Path]) -> str:
@@ -383,24 +399,14 @@ def load_run(run_id: str, root: str | os.PathLike | None = None) -> RunResult:
                 return read_run(p)
             except StoreError:
                 break
-    con = connect(root)
-    row = con.execute(f"SELECT {_DOC_COL} FROM _all WHERE run_id = ? AND "
-                      f"{_DOC_COL} IS NOT NULL LIMIT 1", [run_id]).fetchone() \
-        if con.has_docs else None
+    parts = _healthy([p for m in _machines(base) for p in _parts(m)], base)
+    rows = _duck(f"SELECT {_DOC_COL} FROM read_parquet([{_listing(parts)}], "
+                 f"union_by_name=true) WHERE run_id = ? AND {_DOC_COL} IS NOT NULL "
+                 "LIMIT 1", [run_id]) if parts else []
+    row = rows[0] if rows else None
     if not row:
         raise StoreError(f"no run {run_id!r} in {base}", base)
     return RunResult.from_dict(json.loads(row[0]))
-
-
-class _Connection:
-    """A DuckDB connection plus whether any file has the ``run_doc`` column."""
-
-    def __init__(self, con, has_docs: bool):
-        self._con = con
-        self.has_docs = has_docs
-
-    def __getattr__(self, name):
-        return getattr(self._con, name)
 
 
 def connect(root: str | os.PathLike | None = None):
@@ -411,6 +417,8 @@ def connect(root: str | os.PathLike | None = None):
     :class:`~fraglib.exceptions.StoreWarning` names each once). A run
     present in two files (a compaction interrupted between writing its part
     and removing the sources) appears once. An empty store gives empty views.
+    Only footers are checked here; a file whose data pages are damaged
+    makes the query fail, and :func:`check` finds and quarantines it.
 
     Raises
     ------
@@ -421,29 +429,30 @@ def connect(root: str | os.PathLike | None = None):
 
     base = runs_dir(root)
     con = duckdb.connect()
-    files = _healthy(run_files(root), base)
+    files, schemas = _healthy(run_files(root), base, with_schemas=True)
     has_docs = False
     for attempt in range(2):
         if not files:
             break
         try:
-            con.execute(f"CREATE OR REPLACE VIEW _all AS SELECT * FROM read_parquet("
-                        f"[{_listing(files)}], union_by_name=true, filename=true)")
-            cols = {r[0] for r in con.execute("DESCRIBE _all").fetchall()}
-            # one copy per run_id: rows of the first file that holds it
-            drop = ", ".join(c for c in ("run_doc", "filename", "_first")
-                             if c in cols | {"_first"})
-            con.execute(f"""CREATE OR REPLACE VIEW samples AS
-                SELECT * EXCLUDE ({drop}) FROM (
-                    SELECT *, min(filename) OVER (PARTITION BY run_id) AS _first
-                    FROM _all) WHERE filename = _first""")
-            con.execute("SELECT count(*) FROM samples").fetchone()  # reads every page
-            has_docs = _DOC_COL in cols
+            parts = [f for f in files if _COMPACTED in f.parts]
+            loose = [f for f in files if _COMPACTED not in f.parts]
+            if parts and loose:
+                # a run in a part and in its one-run file (a compaction that
+                # died before removing its sources): read the part's copy
+                ids = _part_ids(parts)
+                loose = [f for f in loose if f.stem not in ids]
+            has_docs = any(schemas[str(f)] >= 2 for f in parts + loose)
+            # one view over every file: each view binding reads every footer
+            con.execute("CREATE OR REPLACE VIEW samples AS SELECT * "
+                        + ("EXCLUDE (run_doc) " if has_docs else "")
+                        + f"FROM read_parquet([{_listing(parts + loose)}], "
+                        "union_by_name=true)")
             break
         except duckdb.Error:
             if attempt:
                 raise
-            # a file whose footer reads but whose data does not: check each
+            # a file whose footer read but whose schema does not: check each
             checked = []
             for f in files:
                 try:
@@ -458,8 +467,6 @@ def connect(root: str | os.PathLike | None = None):
                     "NULL::BIGINT AS sample, "
                     "NULL::BOOLEAN AS warmup, NULL::DOUBLE AS cycles_per_packet, "
                     "NULL::DOUBLE AS tsc_hz WHERE false")
-        con.execute("CREATE OR REPLACE VIEW _all AS SELECT *, NULL::VARCHAR AS run_doc "
-                    "FROM samples")
     con.execute("""
         CREATE OR REPLACE VIEW runs AS
         SELECT run_id, any_value(design) AS design, any_value(workload) AS workload,
@@ -468,7 +475,7 @@ def connect(root: str | os.PathLike | None = None):
                count(*) FILTER (WHERE NOT warmup) AS samples,
                any_value(tsc_hz) AS tsc_hz
         FROM samples GROUP BY run_id""")
-    return _Connection(con, has_docs)
+    return con
 
 
 def samples(root: str | os.PathLike | None = None, where: str | None = None):
@@ -512,9 +519,8 @@ def _with_doc(table: pa.Table, meta: dict) -> pa.Table:
 def _part_ids(parts: list[Path]) -> set[str]:
     if not parts:
         return set()
-    import duckdb
-    rows = duckdb.sql(f"SELECT DISTINCT run_id FROM read_parquet([{_listing(parts)}], "
-                      "union_by_name=true)").fetchall()
+    rows = _duck(f"SELECT DISTINCT run_id FROM read_parquet([{_listing(parts)}], "
+                 "union_by_name=true)")
     return {r[0] for r in rows}
 
 
@@ -596,7 +602,7 @@ def compact(root: str | os.PathLike | None = None, *, machine: str | None = None
                        f"part-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
                        ".parquet")
                 try:
-                    _write_atomic(table, out)
+                    _write_atomic(table, out, durable=True)
                 except OSError as e:
                     raise StoreError(f"cannot write compacted part in {mdir}: "
                                      f"{_os_reason(e)}; no run was removed", mdir,
@@ -666,23 +672,21 @@ class StoreCheck:
 
 def check(root: str | os.PathLike | None = None) -> StoreCheck:
     """Check every file, quarantine what is unreadable, report the store's state."""
-    import duckdb
-
     base = runs_dir(root)
     out = StoreCheck()
     files = _healthy(run_files(root), base)
     for f in files:
         try:
-            pq.read_table(f, columns=["run_id"])
+            pq.read_table(f)
         except (OSError, pa.ArrowException, ValueError) as e:
             _quarantine(f, base, f"data pages unreadable ({str(e)[:200]})")
     files = [f for f in files if f.exists()]
     out.parts = sum(1 for f in files if _COMPACTED in f.parts)
     out.loose_files = len(files) - out.parts
     if files:
-        rows = duckdb.sql(f"SELECT run_id, count(DISTINCT filename) FROM read_parquet("
+        rows = _duck(f"SELECT run_id, count(DISTINCT filename) FROM read_parquet("
                           f"[{_listing(files)}], union_by_name=true, filename=true) "
-                          "GROUP BY run_id").fetchall()
+                          "GROUP BY run_id")
         out.runs = len(rows)
         out.duplicates = sum(1 for _, n in rows if n > 1)
         for f in files:

@@ -121,7 +121,8 @@ def test_notebook_typo_is_refused_before_anything_runs(tmp_path, monkeypatch):
 
 def test_a_huge_run_is_refused_with_the_size_it_would_have(runs_root):
     with pytest.raises(ParameterError, match=r"invalid packets=100000000000: at most "
-                                             r"1,073,740,800 with batch=64 on fastpath: a run keeps at most 16,777,216 samples"):
+                                             r"1,073,740,800 with batch=64 on fastpath: a run keeps "
+                                             r"at most 16,777,216 samples"):
         fraglib.run("topdown", packets=10**11, root=runs_root)
     with pytest.raises(ParameterError, match=r"expected to take about 4,000 s; lower "
                                              r"packets"):
