@@ -34,6 +34,7 @@ _REQUIRED = {"params": dict, "tsc_hz": (int, float), "cycles": list, "packets": 
 ENV_PAD_VAR = "FRAGLIB_ENV_PAD"
 _INVALID = re.compile(r"invalid (\w+)=(.*?): (?:allowed )?(.*)$")
 _UNKNOWN = re.compile(r"unknown parameter '(\w+)'; known: (.*)$")
+_NOT_KV = re.compile(r"argument '(.*)' is not key=value")
 
 
 def engine_command(path: str | os.PathLike, params: Mapping[str, object]) -> list[str]:
@@ -81,6 +82,10 @@ def _raise_for(rc: int, stderr: str, design: str | None, workload: str | None):
         m = _INVALID.match(msg)
         if m:
             raise ParameterError(m.group(1), m.group(2), m.group(3))
+        m = _NOT_KV.match(msg)
+        if m:
+            raise ParameterError("argument", m.group(1), "key=value (see the engine's "
+                                 "--help)")
     raise EngineError(f"engine for {design}/{workload} failed (exit {rc}): "
                       f"{msg or 'no message'}; nothing was stored", design, workload, rc,
                       stderr)

@@ -207,6 +207,7 @@ def write_run(result: RunResult, root: str | os.PathLike | None = None) -> Path:
         The file could not be written (read-only directory, full disk):
         nothing was written.
     """
+    limit = _threshold()                  # a bad setting refuses before writing
     machine = str(result.provenance.get("machine", "unknown"))
     out_dir = runs_dir(root) / machine
     out = out_dir / f"{result.run_id}.parquet"
@@ -219,7 +220,6 @@ def write_run(result: RunResult, root: str | os.PathLike | None = None) -> Path:
                 "make it writable or set FRAGLIB_DATA to a writable directory")
         raise StoreError(f"cannot write run {result.run_id} to {out_dir}: {reason}; "
                          f"nothing was written ({hint})", out_dir, reason) from e
-    limit = _threshold()
     if limit and _loose_count(out_dir) > limit:
         try:
             compact(root, machine=machine, wait=False)
