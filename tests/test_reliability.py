@@ -121,8 +121,8 @@ def test_notebook_typo_is_refused_before_anything_runs(tmp_path, monkeypatch):
 
 def test_a_huge_run_is_refused_with_the_size_it_would_have(runs_root):
     with pytest.raises(ParameterError, match=r"invalid packets=100000000000: at most "
-                                             r"1,073,740,800 with batch=64 on fastpath: a run keeps "
-                                             r"at most 16,777,216 samples"):
+                                             r"1,073,740,800 with batch=64 on fastpath: "
+                                             r"a run keeps at most 16,777,216 samples"):
         fraglib.run("topdown", packets=10**11, root=runs_root)
     with pytest.raises(ParameterError, match=r"expected to take about 4,000 s; lower "
                                              r"packets"):
@@ -142,3 +142,17 @@ def test_a_long_run_reports_progress_on_stderr(capfd, monkeypatch):
                           timeout=1, progress=lambda s: (seen.append(s), show(s)))
     assert seen, "progress was reported"
     assert "fraglib: topdown/fastpath: 0 s of ~40 s expected (0 %)" in capfd.readouterr().err
+
+
+def test_a_comparison_rerun_has_the_same_spec_keys():
+    """compare() tags each run with a random compare_id; resume ignores it."""
+    common = dict(layout_seed=3, stats=False, extra_flags=(),)
+    prov = {"compare_build": 0, "compare_pair": 1, "compare_role": "B",
+            "compare_order": "AB", "slowdown": 0, "aa": False}
+    k1 = resume.spec_key("bottomup", "fastpath", {"size": 256}, **common,
+                         provenance={**prov, "compare_id": "a1"})
+    k2 = resume.spec_key("bottomup", "fastpath", {"size": 256}, **common,
+                         provenance={**prov, "compare_id": "b2"})
+    k3 = resume.spec_key("bottomup", "fastpath", {"size": 256}, **common,
+                         provenance={**prov, "compare_id": "b2", "compare_role": "A"})
+    assert k1 == k2 != k3

@@ -173,3 +173,21 @@ def test_newer_schema_is_refused_saying_what_to_do(tmp_path):
         store.runs(tmp_path)
     with pytest.raises(StoreSchemaError):
         store.read_run(p)
+
+
+def test_cli_store_compact_and_check(tmp_path, monkeypatch, capsys):
+    from fraglib.cli import main
+
+    monkeypatch.setenv("FRAGLIB_DATA", str(tmp_path))
+    root = tmp_path / "runs"
+    paths = _fill(root, 4)
+    paths[0].write_bytes(b"")
+    with pytest.warns(StoreWarning):
+        assert main(["store", "compact"]) == 1          # a file was quarantined
+    out = capsys.readouterr().out
+    assert "compacted 3 runs into 2 parts, removed 3 one-run files (m1)" in out
+    assert f"quarantined: m1/{paths[0].name}: not a readable Parquet file" in out
+    assert "3 runs in 0 one-run files and 2 compacted parts" in out
+    for p in (root / ".quarantine").rglob("*.*"):
+        p.unlink()
+    assert main(["store", "check"]) == 0
