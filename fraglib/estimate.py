@@ -4,10 +4,11 @@ A run keeps one sample per batch (one per packet for ``sizes``) in the
 engine and prints them all as JSON, so ``packets=10**11`` at ``batch=64``
 would mean 1.6e9 samples, tens of GB: :func:`check_run_size` refuses it
 up front. :func:`expected_seconds` turns the packet count into a duration
-from a per-workload rate (measured on a 2-core VM with the debug-free
-engine; deliberately on the slow side) that is replaced by what this
-process has seen once a run of the same design and workload has finished,
-so a sweep's later estimates track the machine.
+from a per-workload rate (measured on a 2-core VM; deliberately on the
+slow side). The refusal uses that table alone; the estimate shown with the
+progress switches to what this process measured once a run of the same
+design and workload lasted a few seconds, so a sweep's later estimates
+track the machine.
 """
 
 from __future__ import annotations
@@ -37,15 +38,26 @@ def expected_samples(workload: str, packets: int, batch: int, warmup: int) -> in
     return int(warmup) + math.ceil(int(packets) / per)
 
 
-def expected_seconds(design: str, workload: str, packets: int) -> float:
-    """Wall-clock estimate of one engine run, startup included."""
-    ns = _seen.get((design, workload), NS_PER_PACKET.get(workload, _DEFAULT_NS))
+def expected_seconds(design: str, workload: str, packets: int, *,
+                     learned: bool = True) -> float:
+    """Wall-clock estimate of one engine run, startup included.
+
+    ``learned=False`` uses only the fixed table (:data:`NS_PER_PACKET`):
+    refusals depend on it alone, so they do not change with the load.
+    """
+    ns = NS_PER_PACKET.get(workload, _DEFAULT_NS)
+    if learned:
+        ns = _seen.get((design, workload), ns)
     return STARTUP_S + int(packets) * ns * 1e-9
 
 
+#: runs shorter than this teach nothing (startup and load dominate)
+_LEARN_MIN_S = 2.0
+
+
 def observe(design: str, workload: str, packets: int, seconds: float) -> None:
-    """Record a finished run's wall time so later estimates use it."""
-    if packets > 0 and seconds > STARTUP_S:
+    """Record a finished long run's wall time so later estimates use it."""
+    if packets > 0 and seconds >= _LEARN_MIN_S:
         _seen[(design, workload)] = (seconds - STARTUP_S) / packets * 1e9
 
 
@@ -68,10 +80,10 @@ def check_run_size(design: str, workload: str, params: dict,
                              f"{workload}: a run keeps at most {MAX_SAMPLES:,} samples "
                              "(one per batch) and prints them all; raise batch or split "
                              "it into several runs")
-    est = expected_seconds(design, workload, packets)
+    est = expected_seconds(design, workload, packets, learned=False)
     if timeout is not None and est > timeout:
         raise ParameterError("packets", packets, f"a count that ends within timeout="
                              f"{timeout:g} s: {design}/{workload} is expected to take about "
                              f"{est:,.0f} s; lower packets, or pass a larger timeout "
                              "(timeout=None: no limit)")
-    return est
+    return expected_seconds(design, workload, packets)

@@ -84,12 +84,13 @@ def reset() -> None:
 def _load_index(root) -> dict[tuple[str, str, int], str]:
     from . import store
 
-    con = store.connect(root)
-    cols = {r[0] for r in con.execute("DESCRIBE samples").fetchall()}
-    if not {"spec_key", "spec_seq", "spec_scope"} <= cols:
-        return {}
-    rows = con.execute("SELECT DISTINCT spec_scope, spec_key, spec_seq, run_id FROM samples "
-                       "WHERE spec_key IS NOT NULL").fetchall()
+    with store._no_compaction(root):
+        con = store.connect(root)
+        cols = {r[0] for r in con.execute("DESCRIBE samples").fetchall()}
+        if not {"spec_key", "spec_seq", "spec_scope"} <= cols:
+            return {}
+        rows = con.execute("SELECT DISTINCT spec_scope, spec_key, spec_seq, run_id "
+                           "FROM samples WHERE spec_key IS NOT NULL").fetchall()
     return {(s or "", k, int(q)): rid for s, k, q, rid in rows}
 
 

@@ -38,6 +38,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import errno as _errno
 import json
 import os
@@ -280,7 +281,11 @@ def _inspect(path: Path) -> tuple[int | None, str]:
     """``(schema, "")`` for a fraglib file, ``(None, why)`` otherwise."""
     try:
         meta = pq.read_schema(path).metadata or {}
+    except FileNotFoundError:
+        return -1, "gone"          # removed by a compaction since it was listed
     except (OSError, pa.ArrowException, ValueError) as e:
+        if not path.exists():
+            return -1, "gone"
         return None, f"not a readable Parquet file ({str(e).splitlines()[0][:200]})"
     schema = _schema_of(meta)
     if schema is None:
@@ -341,6 +346,8 @@ def _healthy(files: list[Path], root: Path, with_schemas: bool = False):
     good = []
     for f in files:
         schema, why = verdict[str(f)]
+        if schema == -1:
+            continue
         if schema is None:
             _quarantine(f, root, why)
         elif schema > STORE_SCHEMA:
@@ -429,17 +436,21 @@ def connect(root: str | os.PathLike | None = None):
 
     base = runs_dir(root)
     con = duckdb.connect()
-    files, schemas = _healthy(run_files(root), base, with_schemas=True)
-    has_docs = False
-    for attempt in range(2):
+    for attempt in range(4):
+        listed = run_files(root)
+        files, schemas = _healthy(listed, base, with_schemas=True)
+        if attempt < 3 and any(not f.exists() and f not in files for f in listed
+                               if str(f) not in _warned):
+            continue      # a compaction moved runs into a part meanwhile: list again
         if not files:
             break
+        parts = [f for f in files if _COMPACTED in f.parts]
+        loose = [f for f in files if _COMPACTED not in f.parts]
         try:
-            parts = [f for f in files if _COMPACTED in f.parts]
-            loose = [f for f in files if _COMPACTED not in f.parts]
             if parts and loose:
                 # a run in a part and in its one-run file (a compaction that
-                # died before removing its sources): read the part's copy
+                # died before removing its sources, or is removing them now):
+                # read the part's copy
                 ids = _part_ids(parts)
                 loose = [f for f in loose if f.stem not in ids]
             has_docs = any(schemas[str(f)] >= 2 for f in parts + loose)
@@ -450,17 +461,17 @@ def connect(root: str | os.PathLike | None = None):
                         "union_by_name=true)")
             break
         except duckdb.Error:
-            if attempt:
+            if attempt == 3:
                 raise
-            # a file whose footer read but whose schema does not: check each
-            checked = []
-            for f in files:
+            if any(not f.exists() for f in files):
+                continue
+            for f in files:      # a footer that read but a schema that does not
                 try:
-                    pq.read_table(f)
-                    checked.append(f)
+                    pq.read_schema(f)
+                    pq.read_table(f, columns=["run_id"])
                 except (OSError, pa.ArrowException, ValueError) as e:
-                    _quarantine(f, base, f"data pages unreadable ({str(e)[:200]})")
-            files = checked
+                    if f.exists():
+                        _quarantine(f, base, f"unreadable ({str(e)[:200]})")
     if not files:
         con.execute("CREATE OR REPLACE VIEW samples AS SELECT NULL::VARCHAR AS run_id, "
                     "NULL::VARCHAR AS design, NULL::VARCHAR AS workload, "
@@ -478,15 +489,39 @@ def connect(root: str | os.PathLike | None = None):
     return con
 
 
+@contextlib.contextmanager
+def _no_compaction(root):
+    """Hold every machine's compaction lock (briefly: one query), so the
+    files a reader listed are still there when it reads them. A directory
+    that cannot be locked (read-only) or a lock held for 30 s is read
+    without it (:func:`connect` then lists again if files move)."""
+    from filelock import FileLock, Timeout
+
+    with contextlib.ExitStack() as stack:
+        for mdir in _machines(runs_dir(root)):
+            lock = FileLock(str(mdir / ".lock"))
+            try:
+                lock.acquire(timeout=30)
+            except (OSError, Timeout):
+                continue
+            stack.callback(lock.release)
+        yield
+
+
+def _query(root, sql: str):
+    """Open the store and run ``sql`` with compaction held off."""
+    with _no_compaction(root):
+        return connect(root).execute(sql).df()
+
+
 def samples(root: str | os.PathLike | None = None, where: str | None = None):
     """Every stored sample as a pandas DataFrame (optionally filtered by SQL)."""
-    sql = "SELECT * FROM samples" + (f" WHERE {where}" if where else "")
-    return connect(root).execute(sql).df()
+    return _query(root, "SELECT * FROM samples" + (f" WHERE {where}" if where else ""))
 
 
 def runs(root: str | os.PathLike | None = None):
     """One row per stored run as a pandas DataFrame."""
-    return connect(root).execute("SELECT * FROM runs ORDER BY run_id").df()
+    return _query(root, "SELECT * FROM runs ORDER BY run_id")
 
 
 # ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ full disk, old and newer schema versions."""
 import errno
 import json
 import multiprocessing as mp
+import time
 import warnings
 
 import pyarrow as pa
@@ -191,3 +192,25 @@ def test_cli_store_compact_and_check(tmp_path, monkeypatch, capsys):
     for p in (root / ".quarantine").rglob("*.*"):
         p.unlink()
     assert main(["store", "check"]) == 0
+
+
+def _write_and_compact(root, n):
+    for i in range(n):
+        store.write_run(_result(i, run_id=f"c{i:05d}"), root)
+        store.compact(root)
+
+
+def test_a_reader_during_compaction_sees_every_run_once(tmp_path):
+    first = {p.stem for p in _fill(tmp_path, 20)}
+    ctx = mp.get_context("fork")
+    w = ctx.Process(target=_write_and_compact, args=(str(tmp_path), 6))
+    w.start()
+    reads = 0
+    while w.is_alive() or not reads:
+        ids = _ids(tmp_path)
+        assert len(ids) == len(set(ids)), "no run twice"
+        assert first <= set(ids), "no run lost"
+        reads += 1
+        time.sleep(0.05)             # let the compactor take the lock
+    w.join()
+    assert w.exitcode == 0 and len(_ids(tmp_path)) == 26
