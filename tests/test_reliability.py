@@ -75,7 +75,7 @@ _SWEEP = textwrap.dedent("""
 """)
 
 
-def test_sigkill_then_resume_loses_only_the_run_in_flight(tmp_path):
+def test_sigkill_then_resume_loses_only_the_run_in_flight(tmp_path, monkeypatch):
     root = tmp_path / "runs"
     env = {**os.environ, "FRAGLIB_COMPACT_THRESHOLD": "0"}
     env.pop(resume.RESUME_VAR, None)
@@ -88,9 +88,11 @@ def test_sigkill_then_resume_loses_only_the_run_in_flight(tmp_path):
     before = {p.stem for p in store.run_files(root)}
     assert before and len(before) < 4, "killed part-way"
 
-    out = subprocess.run([sys.executable, "-c", _SWEEP, str(root)], check=True,
-                         env={**env, resume.RESUME_VAR: "1"}, capture_output=True,
-                         text=True).stdout.split()
+    monkeypatch.setenv(resume.RESUME_VAR, "1")        # the rerun, here: --resume
+    df = experiments.grid(["topdown", "bottomup"], "fastpath", [{"size": 64}], repeats=2,
+                          seed=3, progress=False, packets=1024, warmup=1, metadata=False,
+                          root=str(root))
+    out = df["run_id"].tolist()
     assert len(out) == 4
     assert before <= set(out), "every stored run was reused, not run again"
     runs = store.samples(root, where="sample = 0")
