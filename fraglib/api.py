@@ -8,11 +8,11 @@ import sys
 import warnings
 from collections.abc import Mapping
 
+from . import estimate as _estimate
 from . import metadata as _metadata
+from . import resume as _resume
 from ._build import build_engine
 from .designs import get_design
-from . import estimate as _estimate
-from . import resume as _resume
 from .engine import PROGRESS_AFTER_S, run_engine, stderr_progress
 from .exceptions import ParameterError
 from .provenance import git_state

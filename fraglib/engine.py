@@ -55,11 +55,10 @@ def _env(env_pad: int) -> dict[str, str]:
 
 
 def _signal_name(rc: int) -> str | None:
-    """Name of the signal behind a subprocess return code (negative) or a
-    shell-style 128+N status, else None."""
-    num = -rc if rc < 0 else None
-    if num is None:
+    """Name of the signal behind a negative subprocess return code, else None."""
+    if rc >= 0:
         return None
+    num = -rc
     try:
         return _signal.Signals(num).name
     except ValueError:
