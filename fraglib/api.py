@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import sys
 import warnings
 from collections.abc import Mapping
 
+from . import estimate as _estimate
 from . import metadata as _metadata
+from . import resume as _resume
 from ._build import build_engine
 from .designs import get_design
-from .engine import run_engine
+from .engine import PROGRESS_AFTER_S, run_engine, stderr_progress
 from .exceptions import ParameterError
 from .provenance import git_state
 from .results import RunResult
@@ -58,7 +61,8 @@ def run(design: str = "topdown", workload: str = "fastpath", *,
         env_pad: int | None = None, extra_flags: tuple[str, ...] = (),
         store: bool = True, root: str | os.PathLike | None = None,
         metadata: bool = True, provenance: Mapping[str, object] | None = None,
-        timeout: float | None = 600, **params) -> RunResult:
+        timeout: float | None = 600, resume: bool | None = None,
+        **params) -> RunResult:
     """Run one workload on one design in a fresh engine process.
 
     Parameters
@@ -103,7 +107,12 @@ def run(design: str = "topdown", workload: str = "fastpath", *,
         Extra provenance fields (build id, process, pair, role) recorded
         with the run.
     timeout : float, optional
-        Seconds before the engine is killed.
+        Seconds before the engine is killed. A run expected to take longer
+        (:mod:`fraglib.estimate`) is refused before it starts; one that
+        takes more than a few seconds reports progress on stderr.
+    resume : bool, optional
+        Return the stored run of the same specification instead of running
+        it again (:mod:`fraglib.resume`); default ``$FRAGLIB_RESUME == "1"``.
     **params
         Workload parameters (``dist``, ``queue_depth``, ``mss``, ``cpu2``...).
 
@@ -114,7 +123,13 @@ def run(design: str = "topdown", workload: str = "fastpath", *,
     Raises
     ------
     ParameterError
-        A parameter is not allowed; nothing was run or written.
+        A parameter is not allowed, or the run is too large to keep or to
+        finish within ``timeout``; nothing was run or written.
+    EngineError
+        The engine crashed (``signal`` names the signal), hung past
+        ``timeout`` or printed malformed output; nothing was written.
+    StoreError
+        The result could not be written; nothing partial was left.
     """
     get_design(design)
     from .workloads import validate_params
@@ -123,14 +138,30 @@ def run(design: str = "topdown", workload: str = "fastpath", *,
                                           batch=batch, warmup=warmup))
     cpu = default_cpu() if cpu is None else check_cpu("cpu", cpu)
     params = validate_params(workload, {**params, **common}, design=design, cpu=cpu)
-    build = build_engine(design, layout_seed=layout_seed, stats=stats,
-                         extra_flags=tuple(extra_flags))
+    expected_s = _estimate.check_run_size(design, workload, params, timeout)
     engine_params = {"workload": workload, "cpu": cpu, "counters": int(bool(counters)),
                      **params}
+    spec = _resume.spec_key(design, workload, engine_params, layout_seed=layout_seed,
+                            stats=stats, extra_flags=tuple(extra_flags),
+                            provenance=provenance)
+    seq = _resume.next_seq(spec)
+    if store and _resume.resume_enabled(resume):
+        done = _resume.lookup(spec, seq, root)
+        if done is not None:
+            return done
+    build = build_engine(design, layout_seed=layout_seed, stats=stats,
+                         extra_flags=tuple(extra_flags))
     meta = _metadata.machine_metadata(enabled=metadata)
     freq_before = _metadata.frequencies() if metadata else {}
     started = _dt.datetime.now(_dt.timezone.utc)
-    doc = run_engine(build.path, engine_params, env_pad=env_pad, timeout=timeout)
+    label = f"{design}/{workload}"
+    if expected_s > PROGRESS_AFTER_S:
+        print(f"fraglib: {label}: {params['packets']:,} packets, about "
+              f"{expected_s:,.0f} s expected", file=sys.stderr, flush=True)
+    doc = run_engine(build.path, engine_params, env_pad=env_pad, timeout=timeout,
+                     progress=stderr_progress(label, expected_s))
+    _estimate.observe(design, workload, int(params["packets"]),
+                      (_dt.datetime.now(_dt.timezone.utc) - started).total_seconds())
     freq_after = _metadata.frequencies() if metadata else {}
 
     prov = {"machine": _metadata.machine_id() if metadata else "test",
@@ -141,7 +172,8 @@ def run(design: str = "topdown", workload: str = "fastpath", *,
             **{f"meta_{k}": v for k, v in meta.items()},
             **{f"before_{k}": v for k, v in freq_before.items()},
             **{f"after_{k}": v for k, v in freq_after.items()},
-            **dict(provenance or {})}
+            **dict(provenance or {}),
+            "spec_key": spec, "spec_seq": seq, "spec_scope": _resume.scope()}
     faults = _region_page_faults(doc.get("counters", []))
     prov["region_page_faults"] = "not measured" if faults is None else faults
     if faults:

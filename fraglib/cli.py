@@ -1,4 +1,4 @@
-"""``fraglib`` command line: info, designs, run, compare, sweep, report.
+"""``fraglib`` command line: info, designs, run, compare, sweep, report, store.
 
 The only module that turns exceptions into exit codes: 0 ok, 2 bad input
 (the message names the parameter, the value and what is allowed), 1 any
@@ -8,6 +8,8 @@ other failure.
 from __future__ import annotations
 
 import argparse
+import ast
+import os
 import sys
 
 from .exceptions import FraglibError, ParameterError
@@ -19,12 +21,26 @@ def _kv(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"'{text}' is not key=value")
     k, v = text.split("=", 1)
+    if not k.isidentifier():
+        raise argparse.ArgumentTypeError(f"'{k}' in '{text}' is not a parameter name")
     for conv in (int, float):
         try:
             return k, conv(v)
         except ValueError:
             pass
+    if v[:1] in "[({" or v in ("True", "False", "None"):
+        try:                       # -p sizes=[256,1024], -p remote=[False]
+            return k, ast.literal_eval(v)
+        except (ValueError, SyntaxError):
+            pass
     return k, v
+
+
+def _resume_env(on: bool, scope: str) -> None:
+    from .resume import RESUME_VAR, SCOPE_VAR
+
+    os.environ[RESUME_VAR] = "1" if on else "0"
+    os.environ[SCOPE_VAR] = scope
 
 
 def cmd_info(args) -> int:
@@ -80,7 +96,7 @@ def cmd_run(args) -> int:
     r = run(args.design, args.workload, packets=args.packets, size=args.size,
             align=args.align, batch=args.batch, warmup=args.warmup, cpu=args.cpu,
             counters=not args.no_counters, stats=args.stats, store=not args.no_store,
-            **params)
+            timeout=None if args.timeout == 0 else args.timeout, **params)
     if args.json:
         print(r.to_json())
         return 0
@@ -103,6 +119,7 @@ def cmd_compare(args) -> int:
     from . import compare as _compare
 
     params = dict(args.param or [])
+    _resume_env(args.resume, f"compare:{args.a}:{args.b}:{args.workload}:{args.seed}")
     if args.target_halfwidth is not None:
         params["target_halfwidth"] = args.target_halfwidth
     v = _compare.compare(args.a, args.b, workload=args.workload, builds=args.builds,
@@ -114,11 +131,45 @@ def cmd_compare(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .notebooks import sweep
+    from .nbparams import validate_notebook_params
+    from .notebooks import notebook_paths, sweep
 
-    for p in sweep(args.notebooks or None, parameters=dict(args.param or [])):
-        print(p)
+    params = dict(args.param or [])
+    paths = notebook_paths(args.notebooks or None)
+    validate_notebook_params(paths, params)         # every notebook, before any runs
+    failed = []
+    for i, nb in enumerate(paths, 1):
+        # one scope per notebook: --resume maps its n-th run to its n-th stored run
+        _resume_env(args.resume, nb.stem)
+        print(f"[{i}/{len(paths)}] {nb.stem}", file=sys.stderr, flush=True)
+        try:
+            for p in sweep([nb.stem], parameters=params, progress=False):
+                print(p)
+        except ParameterError:
+            raise
+        except FraglibError as e:           # the next notebook still runs
+            failed.append(nb.stem)
+            print(f"fraglib: error: {e}", file=sys.stderr)
+    if failed:
+        print(f"fraglib: {len(failed)} of {len(paths)} notebooks failed: "
+              + ", ".join(failed) + " (rerun with --resume to skip stored runs)",
+              file=sys.stderr)
+        return 1
     return 0
+
+
+def cmd_store(args) -> int:
+    from . import store
+
+    if args.action == "compact":
+        r = store.compact()
+        print(f"compacted {r.runs_compacted} runs into {r.parts_written} parts, removed "
+              f"{r.files_removed} one-run files ({', '.join(r.machines) or 'no machines'})")
+        for m in r.skipped_locked:
+            print(f"skipped {m}: another compaction holds its lock")
+    rep = store.check()
+    print(rep.text())
+    return 0 if rep.ok else 1
 
 
 def cmd_report(args) -> int:
@@ -162,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stats", action="store_true",
                    help="engine with per-cache statistics (refills, reuses, bytes)")
     s.add_argument("--no-store", action="store_true", help="do not write a result file")
+    s.add_argument("--timeout", type=float, default=600,
+                   help="seconds before the engine is killed; a run expected to take "
+                        "longer is refused before it starts (0: no limit; default 600)")
     s.add_argument("--json", action="store_true", help="print the whole result as JSON")
     s.add_argument("-p", "--param", type=_kv, action="append", metavar="KEY=VALUE",
                    help="workload parameter (dist=imix, queue_depth=256, cpu2=0, ...)")
@@ -186,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0,
                    help="seed of the layout builds, ABBA orders and env pads (default 0)")
     s.add_argument("--no-store", action="store_true", help="do not write result files")
+    s.add_argument("--resume", action="store_true",
+                   help="reuse the runs a killed comparison with the same arguments "
+                        "already stored; run only the rest")
     s.add_argument("-p", "--param", type=_kv, action="append", metavar="KEY=VALUE",
                    help="run parameter (packets=..., size=..., dist=...)")
     s.set_defaults(func=cmd_compare)
@@ -193,8 +250,20 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sweep", help="execute the notebooks with papermill")
     s.add_argument("notebooks", nargs="*", help="notebook names (default: all)")
     s.add_argument("-p", "--param", type=_kv, action="append", metavar="KEY=VALUE",
-                   help="notebook parameter passed to every notebook that declares it")
+                   help="notebook parameter passed to every notebook that declares it "
+                        "(lists as sizes=[256,1024]); checked against every notebook's "
+                        "parameters cell before any notebook runs")
+    s.add_argument("--resume", action="store_true",
+                   help="skip the runs a killed sweep already stored (same notebooks, "
+                        "same parameters)")
     s.set_defaults(func=cmd_sweep)
+
+    s = sub.add_parser("store", help="compact the results store or check it")
+    s.add_argument("action", choices=("compact", "check"),
+                   help="compact: merge one-run files into partitioned parts (also "
+                        "automatic past FRAGLIB_COMPACT_THRESHOLD files); check: count runs "
+                        "and list quarantined files (exit 1 if any)")
+    s.set_defaults(func=cmd_store)
 
     s = sub.add_parser("report", help="render executed notebooks to reports/*.html")
     s.set_defaults(func=cmd_report)

@@ -18,6 +18,8 @@ __all__ = [
     "EngineError",
     "CollectorUnavailable",
     "StoreError",
+    "StoreSchemaError",
+    "StoreWarning",
 ]
 
 
@@ -68,15 +70,31 @@ class BuildError(FraglibError, RuntimeError):
 
 
 class EngineError(FraglibError, RuntimeError):
-    """The engine process failed or printed something unreadable."""
+    """The engine process failed or printed something unreadable.
+
+    Parameters
+    ----------
+    message : str
+        What happened, naming the design and workload.
+    design, workload : str, optional
+        The run that failed.
+    returncode : int, optional
+        The exit status (negative: killed by a signal, as :mod:`subprocess`).
+    stderr : str
+        What the engine printed on stderr.
+    signal : str, optional
+        Name of the signal that ended it (``SIGSEGV``, ``SIGABRT``,
+        ``SIGKILL`` after a timeout), else None.
+    """
 
     def __init__(self, message: str, design: str | None = None,
                  workload: str | None = None, returncode: int | None = None,
-                 stderr: str = ""):
+                 stderr: str = "", signal: str | None = None):
         self.design = design
         self.workload = workload
         self.returncode = returncode
         self.stderr = stderr
+        self.signal = signal
         super().__init__(message)
 
 
@@ -99,4 +117,49 @@ class CollectorUnavailable(FraglibError):
 
 
 class StoreError(FraglibError, OSError):
-    """A result could not be written or read."""
+    """A result could not be written or read.
+
+    Parameters
+    ----------
+    message : str
+        What failed and what to do about it.
+    path : str, optional
+        The file or directory concerned.
+    reason : str, optional
+        The underlying cause (``No space left on device``, ``not a Parquet
+        file``).
+    """
+
+    def __init__(self, message: str, path: object = None, reason: str | None = None):
+        self.path = None if path is None else str(path)
+        self.reason = reason
+        super().__init__(message)
+
+    def __str__(self) -> str:  # OSError would format (errno, strerror)
+        return self.args[0]
+
+
+class StoreSchemaError(StoreError):
+    """A store file was written by a fraglib whose layout this one cannot read.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    found : int
+        The file's store schema version.
+    supported : int
+        The newest version this fraglib reads.
+    """
+
+    def __init__(self, path: object, found: int, supported: int):
+        self.found = found
+        self.supported = supported
+        super().__init__(
+            f"{path} was written with store schema {found}; this fraglib reads "
+            f"schema <= {supported}: upgrade fraglib (pip install -U -e .) to read it, "
+            "or move the file out of the runs directory", path, f"schema {found}")
+
+
+class StoreWarning(UserWarning):
+    """Something in the store was set aside (a corrupt or foreign file)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import warnings
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
@@ -17,7 +18,7 @@ from tqdm.auto import tqdm
 
 from . import stats as _stats
 from .api import run
-from .exceptions import ParameterError
+from .exceptions import EngineError, ParameterError
 
 __all__ = ["grid", "fastpath_grid", "pairwise", "headline"]
 
@@ -46,7 +47,9 @@ def grid(designs: Sequence[str], workload: str, cells: Iterable[dict], *,
     -------
     pandas.DataFrame
         One row per run: design, the cell's parameters, repeat,
-        median/min cycles per packet, ns per packet, run_id.
+        median/min cycles per packet, ns per packet, run_id. A run whose
+        engine failed (:class:`~fraglib.exceptions.EngineError`) is warned
+        about, left out, and listed in ``df.attrs["failed"]``.
     """
     designs = list(dict.fromkeys(designs))
     if not designs:
@@ -61,16 +64,25 @@ def grid(designs: Sequence[str], workload: str, cells: Iterable[dict], *,
             order = designs[:]
             rng.shuffle(order)
             jobs += [(rep, ci, cell, d) for d in order]
-    rows = []
+    rows, failed = [], []
     for rep, ci, cell, design in tqdm(jobs, disable=not progress, desc=workload):
-        r = run(design, workload, **cell, **run_kwargs)
+        try:
+            r = run(design, workload, **cell, **run_kwargs)
+        except EngineError as e:     # a crashed engine costs its cell, not the sweep
+            failed.append({"design": design, **cell, "cell": ci, "repeat": rep,
+                           "error": str(e)})
+            warnings.warn(f"cell {cell} repeat {rep} on {design} not measured: {e}",
+                          RuntimeWarning, stacklevel=2)
+            continue
         rows.append({"design": design, **cell, "cell": ci, "repeat": rep,
                      "median_cpp": r.median_cycles_per_packet,
                      "value_cpp": r.value_cycles_per_packet,
                      "min_cpp": float(r.cycles_per_packet.min()),
                      "ns_per_packet": float(pd.Series(r.ns_per_packet).median()),
                      "run_id": r.run_id})
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    df.attrs["failed"] = failed   # cells the engine could not measure (EngineError)
+    return df
 
 
 def fastpath_grid(designs: Sequence[str] = ("topdown", "bottomup"),

@@ -65,15 +65,25 @@ def sweep(names: Sequence[str] | None = None, *,
         Where executed copies go (default ``reports/executed``).
     progress : bool
         Progress bar over notebooks (papermill shows cells).
+
+    Raises
+    ------
+    ParameterError
+        Before any notebook runs: a parameter no selected notebook declares,
+        or a value of the wrong type or out of range
+        (:func:`fraglib.nbparams.validate_notebook_params`).
     """
     import papermill as pm
 
+    from .nbparams import validate_notebook_params
+
+    paths = notebook_paths(names)
+    per_nb = validate_notebook_params(paths, parameters)   # before anything runs
     out = Path(out_dir) if out_dir else reports_dir() / "executed"
     out.mkdir(parents=True, exist_ok=True)
     done = []
-    for nb in tqdm(notebook_paths(names), disable=not progress, desc="notebooks"):
-        declared = pm.inspect_notebook(str(nb))
-        params = {k: v for k, v in (parameters or {}).items() if k in declared}
+    for nb in tqdm(paths, disable=not progress, desc="notebooks"):
+        params = per_nb[nb]
         target = out / nb.name
         tmp = out / f".tmp-{nb.name}"
         try:

@@ -49,7 +49,8 @@ def test_bad_notebook_parameter_names_it_and_leaves_no_copy(tmp_path, monkeypatc
 
     monkeypatch.setenv("FRAGLIB_DATA", str(tmp_path / "data"))
     out = tmp_path / "executed"
-    with pytest.raises(FraglibError, match=r"ParameterError: invalid size=0"):
+    with pytest.raises(FraglibError, match=r"invalid sizes=\[0\]: a list whose every "
+                                           r"element is an integer in \[1, 4096\]"):
         notebooks.sweep(["1.0-fastpath"], out_dir=out, progress=False,
                         parameters={"sizes": [0], "packets": 1024, "repeats": 2})
     assert not list(out.glob("*.ipynb")), "no executed copy of a failed notebook"

@@ -372,6 +372,7 @@ int main(int argc, char **argv)
 	r.nperf = wl->threads;
 	frag_perf_open(&r.perf[0], p.counters);
 
+	frag_params_fault(&p);
 	faults = minor_faults();
 	if (wl->run(&r)) {
 		fprintf(stderr, "fraglib-engine: %s: %s\n", wl->name, r.err);

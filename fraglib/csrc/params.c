@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -83,6 +84,8 @@ static const struct param_def defs[] = {
 	  "batches per timed sample (fastpath)" },
 	{ "rerandomize", P_LONG, F(rerandomize), 0, 1,
 	  "1 = new stack depth and pointer-array offset every sample (fastpath)" },
+	{ "fault", P_LONG, F(fault), 0, 4,
+	  "test only: 1 SIGSEGV, 2 abort, 3 hang, 4 malformed output" },
 };
 
 void frag_params_defaults(struct frag_params *p)
@@ -310,4 +313,22 @@ void frag_params_json(FILE *f, const struct frag_params *p)
 			fprintf(f, "%ld", *(const long *)field);
 	}
 	fputc('}', f);
+}
+
+/* Test-only fault injection (tests/test_reliability.py): never set by a sweep. */
+void frag_params_fault(const struct frag_params *p)
+{
+	switch (p->fault) {
+	case 1:
+		raise(SIGSEGV);
+		break;
+	case 2:
+		abort();
+	case 3:
+		for (;;)
+			pause();
+	case 4:
+		fputs("{\"cycles\": [1, 2", stdout);
+		exit(0);
+	}
 }

@@ -59,6 +59,7 @@ struct frag_params {
 	long defer_max;		/* sysctl_skb_defer_max */
 	long sample_batches;	/* batches per timed sample (fastpath) */
 	long rerandomize;	/* 1: move stack and pointer array per sample */
+	long fault;		/* test only: 1 segv, 2 abort, 3 hang, 4 garbage */
 };
 
 struct frag_metric {
@@ -121,6 +122,7 @@ int frag_params_resolve(struct frag_params *p, const char *design, char *err,
 			size_t len);
 void frag_params_help(FILE *f);
 void frag_params_describe(FILE *f);
+void frag_params_fault(const struct frag_params *p);
 void frag_params_json(FILE *f, const struct frag_params *p);
 
 #endif /* FRAG_ENGINE_H */
