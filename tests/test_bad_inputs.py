@@ -27,8 +27,8 @@ from fraglib.exceptions import (BuildError, CollectorUnavailable, ParameterError
                                 UnknownNameError)
 from fraglib.results import RunResult
 
-DESIGNS = r"one of bottomup, encoded, malloc, negoffset, null, order0, remaining, " \
-          r"slicer1k, sockfrag, topdown"
+#: the registry's names, as the error lists them (sorted)
+DESIGNS = "one of " + ", ".join(sorted(fraglib.design_names()))
 
 
 class CliExit(Exception):
@@ -202,8 +202,11 @@ CASES = [
      r"invalid high_order_fail=1.5: a number in \[0.0, 1.0\]"),
     ("api-mss-0", lambda b: run(workload="tx", mss=0), ParameterError,
      r"invalid mss=0: an integer in \[1, 65535\]"),
-    ("api-mss-over-page", lambda b: run(workload="tx", mss=9000), ParameterError,
-     r"invalid mss=9000: an integer in \[1, 4096\] \(a chunk must fit an order-0 page\)"),
+    ("api-tx-defer", lambda b: run(workload="tx", remote_free="defer"), ParameterError,
+     r"invalid remote_free='defer': direct for workload tx \(skb_attempt_defer_free\(\) "
+     r"is the rx path's\)"),
+    ("api-small-heads", lambda b: run(workload="rx", small_heads="slab"), ParameterError,
+     r"invalid small_heads='slab': slicer1k, kmalloc, design"),
     ("api-queue-depth-neg", lambda b: run(workload="rx", queue_depth=-1), ParameterError,
      r"invalid queue_depth=-1: an integer in \[0, 1048576\]"),
     ("api-cpu2-same-cpu", lambda b: run(workload="rx", cpu=0, cpu2=0), ParameterError,
