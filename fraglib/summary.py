@@ -37,7 +37,8 @@ from . import stats as _stats
 from .exceptions import ParameterError
 
 __all__ = ["verdicts", "format_summary", "write_summary", "summary_path",
-           "debate", "Summary", "answer", "answer_lines", "format_report",
+           "debate", "Summary", "answer", "answer_lines", "answer_markdown", "measured",
+           "format_report",
            "halfwidth_for_mde", "run_flags", "WIDTH", "WORKLOADS", "NOT_APPLICABLE",
            "NOT_RUN", "DEBATE_DESIGNS", "MDE_TARGETS", "DISPLAY_NAMES"]
 
@@ -412,12 +413,29 @@ def _family(rows: list[dict], alpha: float) -> pd.DataFrame:
     return table[list(_SUMMARY_COLUMNS)]
 
 
+def _prebuild(designs: Sequence[str], builds: int, seed: int) -> None:
+    """Compile the first `builds` layout builds of `designs`, two at a time.
+
+    The seeds are those :func:`fraglib.compare.compare` derives from `seed`
+    (:func:`fraglib.compare.layout_seed`), so its first wave finds them in
+    the build cache.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ._build import build_engine
+    from .compare import layout_seed
+
+    jobs = [(d, layout_seed(seed, j, 0)) for j in range(builds) for d in designs]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda job: build_engine(job[0], layout_seed=job[1]), jobs))
+
+
 def debate(budget_s: float = 300.0, baseline: str = "topdown",
            designs: Sequence[str] = DEBATE_DESIGNS,
            workloads: Sequence[str] = WORKLOADS, *,
            others: Sequence[str] | None = None,
            mde_targets: Mapping[str, float] | None = None, others_share: float = 0.2,
-           min_cell_s: float = 12.0, builds: int = 2, processes: int = 3, seed: int = 0,
+           min_cell_s: float = 20.0, builds: int = 2, processes: int = 3, seed: int = 0,
            alpha: float = 0.05, workload_params: Mapping[str, Mapping] | None = None,
            store: bool = True, root=None, progress: bool = False, resamples: int = 10_000,
            **params) -> Summary:
@@ -460,7 +478,7 @@ def debate(budget_s: float = 300.0, baseline: str = "topdown",
         use the same targets.
     others_share : float, default 0.2
         Fraction of the budget kept for the other designs, in [0, 1).
-    min_cell_s : float, default 12
+    min_cell_s : float, default 20
         No comparison starts with less than this many seconds.
     builds, processes : int
         Per comparison: builds of each wave, and pairs per build of the
@@ -533,14 +551,19 @@ def debate(budget_s: float = 300.0, baseline: str = "topdown",
     t0 = time.monotonic()
     common = dict(builds=builds, processes=processes, seed=seed, store=store, root=root,
                   resamples=resamples, progress=progress)
+    # the first wave's engines of the debate designs, compiled once up front:
+    # every cell of a design shares them, so no cell's share pays for them
+    _prebuild([baseline, *designs], builds, seed)
 
     def spend(cells, pool_end):
         """Run `cells` in order, sharing the seconds until `pool_end`."""
         rows = {}
         for i, (d, w) in enumerate(cells):
             left = pool_end - time.monotonic()
-            share = left / (len(cells) - i)
-            if share < min_cell_s:
+            # in order of priority: a cell gets at least min_cell_s while
+            # that much is left; the cells after it then get what remains
+            share = max(left / (len(cells) - i), min_cell_s)
+            if left < min_cell_s:
                 rows[(d, w)] = {"label": f"{d}/{w}", "design": d, "workload": w,
                                 "baseline": baseline, "kind": NOT_RUN, "kind_raw": NOT_RUN,
                                 "resolved": False, "mde_target": targets[w],
@@ -671,6 +694,37 @@ def _legend(base: str, demoted: bool, notes: Sequence[str]) -> list[str]:
     return lines
 
 
+def answer_markdown(result: Summary) -> str:
+    """The answer as Markdown: one bullet per debate cell, grouped by design.
+
+    The first thing ``0.0-summary`` shows; the same sentences open
+    ``summary.txt`` (:func:`format_report`).
+    """
+    if not isinstance(result, Summary):
+        raise ParameterError("result", type(result).__name__,
+                             "the Summary returned by fraglib.summary.debate()")
+    t = result.debate
+    out = []
+    for design in dict.fromkeys(t["design"]):
+        out.append(f"**{_display(design)} vs {_display(result.baseline)}** "
+                   "(TSC cycles per packet, B/A):\n")
+        out += [f"- **{r['workload']}**: {answer(r)}" for _, r in
+                t[t["design"] == design].iterrows()]
+        out.append("")
+    spent = (f"Measured in {result.spent_s:.0f} s of a {result.budget_s:.0f} s budget; "
+             "MDE targets " + ", ".join(f"{w} {100 * m:.1f} %" for w, m in
+                                        t.drop_duplicates("workload")[["workload",
+                                                                       "mde_target"]]
+                                        .itertuples(index=False)) + ".")
+    return "\n".join(out + [spent])
+
+
+def measured(result: Summary) -> pd.DataFrame:
+    """Both tables' rows that have a verdict (for a forest plot)."""
+    t = pd.concat([result.debate, result.others], ignore_index=True)
+    return t[~t["kind"].isin((NOT_APPLICABLE, NOT_RUN))].reset_index(drop=True)
+
+
 def format_report(result: Summary, *, machine: str | None = None,
                   date: str | None = None, sha: str | None = None) -> str:
     """:func:`debate`'s result as plain text: the answer first, then tables.
@@ -695,7 +749,8 @@ def format_report(result: Summary, *, machine: str | None = None,
     base = result.baseline
     designs = list(dict.fromkeys(result.debate["design"])) if len(result.debate) else []
     names = " and ".join(_display(d) for d in designs) or "the debate's designs"
-    lines = [_clip(f"Is {names} slower than {_display(base)}? "
+    verb = "Are" if len(designs) > 1 else "Is"
+    lines = [_clip(f"{verb} {names} slower than {_display(base)}? "
                    "(TSC cycles per packet)", WIDTH)]
     for design in designs:
         for _, r in result.debate[result.debate["design"] == design].iterrows():

@@ -139,7 +139,7 @@ class Table:
     @property
     def styler(self):
         """The :class:`pandas.io.formats.style.Styler` of the HTML form."""
-        st = self.frame.style.hide(axis="index")
+        st = self.frame.style.format(escape="html").hide(axis="index")
         if self.caption:
             st = st.set_caption(_html.escape(self.caption))
         return st.set_table_styles([
@@ -177,7 +177,8 @@ class Table:
 
 def show(df: pd.DataFrame, columns: Sequence[str] | None = None, *,
          caption: str = "", notes: Sequence[str] = ("reason", "flag", "flags", "note"),
-         labels: Mapping[str, str] | None = None, index: bool = False) -> Table:
+         labels: Mapping[str, str] | None = None, index: bool = False,
+         percent: bool | Sequence[str] = ()) -> Table:
     """Format `df` for a report: units, signed percentages, CIs, footnotes.
 
     Parameters
@@ -197,6 +198,10 @@ def show(df: pd.DataFrame, columns: Sequence[str] | None = None, *,
         Header overrides, ``{column: header}``.
     index : bool, default False
         Keep the index as leading column(s) (e.g. after a pivot).
+    percent : bool or sequence of str
+        Further columns holding relative values to show as percentages
+        (True: every column that is not the index), e.g. the cells of a
+        pivoted MDE grid.
 
     Returns
     -------
@@ -221,6 +226,9 @@ def show(df: pd.DataFrame, columns: Sequence[str] | None = None, *,
     if missing:
         raise ParameterError("columns", missing, "columns of the table: " + ", ".join(t.columns))
     cols = [c for c in cols if c not in note_cols]
+    index_cols = [c for c in t.columns if c not in df.columns.astype(str)] if index else []
+    as_pct = (set(t.columns) - set(index_cols) if percent is True
+              else {str(c) for c in (percent or ())})
     has_ci = {"ci_lo", "ci_hi"} <= set(t.columns)
     heads = {**LABELS, **dict(labels or {})}
     out: dict[str, list[str]] = {}
@@ -232,7 +240,7 @@ def show(df: pd.DataFrame, columns: Sequence[str] | None = None, *,
             if has_ci:
                 out[heads["ci"]] = [ci_pct(lo, hi) for lo, hi in zip(t["ci_lo"], t["ci_hi"])]
             continue
-        f = _formatter(c)
+        f = pct if c in as_pct else _formatter(c)
         out[heads.get(c, c.replace("_", " "))] = [f(x) for x in t[c]]
     notes_out: list[str] = []
     if note_cols:
