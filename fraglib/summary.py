@@ -209,7 +209,7 @@ def run_flags(caught: Sequence[warnings.WarningMessage], n_runs: int | None = No
             n = rest.split(" ", 1)[0]
             most = max(most, int(n)) if n.isdigit() else most
         else:
-            other.append(f"{w.category.__name__}: {msg}")
+            other.append(msg)
     parts = []
     if faulted:
         of = f" of {n_runs}" if n_runs else ""

@@ -71,3 +71,21 @@ def test_helpers():
     assert tables.signed_pct(0.99) == "-1.00 %" and tables.pct(0.005) == "0.50 %"
     assert tables.ci_pct(math.nan, 1.0) == "–"
 
+
+
+# ---- report hygiene ------------------------------------------------------------
+
+
+def test_hygiene_finds_warnings_tracebacks_and_machine_paths(tmp_path):
+    from fraglib import hygiene
+    from fraglib._build import REPO_ROOT
+
+    clean = "<style>.Warning{}</style><p>bottom-up is slower by 1.2 %</p>"
+    assert hygiene.problems(clean) == []
+    bad = (f"<pre>{REPO_ROOT}/fraglib/compare.py:460: RuntimeWarning: x</pre>"
+           "<pre>Traceback (most recent call last)</pre>"
+           f"<p>{tmp_path}/data</p>")
+    found = hygiene.problems(bad, [tmp_path])
+    assert any("'Warning'" in f for f in found) and any("Traceback" in f for f in found)
+    assert any(str(REPO_ROOT) in f for f in found) and any(str(tmp_path) in f for f in found)
+    assert "/" not in hygiene.machine_paths()
