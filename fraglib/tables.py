@@ -177,7 +177,7 @@ class Table:
 
 def show(df: pd.DataFrame, columns: Sequence[str] | None = None, *,
          caption: str = "", notes: Sequence[str] = ("reason", "flag", "flags", "note"),
-         labels: Mapping[str, str] | None = None, index: bool = False,
+         labels: Mapping[str, str] | None = None, index: bool | str = "auto",
          percent: bool | Sequence[str] = ()) -> Table:
     """Format `df` for a report: units, signed percentages, CIs, footnotes.
 
@@ -196,8 +196,9 @@ def show(df: pd.DataFrame, columns: Sequence[str] | None = None, *,
         Text columns turned into numbered footnotes (empty values: none).
     labels : mapping, optional
         Header overrides, ``{column: header}``.
-    index : bool, default False
-        Keep the index as leading column(s) (e.g. after a pivot).
+    index : bool or "auto", default "auto"
+        Keep the index as leading column(s) (e.g. after a pivot or a
+        groupby); "auto": when it is named (a groupby, a pivot), not a row number.
     percent : bool or sequence of str
         Further columns holding relative values to show as percentages
         (True: every column that is not the index), e.g. the cells of a
@@ -214,6 +215,8 @@ def show(df: pd.DataFrame, columns: Sequence[str] | None = None, *,
     """
     if not isinstance(df, pd.DataFrame):
         raise ParameterError("df", type(df).__name__, "a pandas DataFrame")
+    if index == "auto":
+        index = any(n is not None for n in df.index.names)
     t = df.reset_index() if index else df
     if index and isinstance(df.columns, pd.MultiIndex):
         t.columns = [" ".join(str(x) for x in c if str(x)) for c in t.columns]
