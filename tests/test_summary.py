@@ -1,5 +1,6 @@
 """fraglib.summary: the verdict table and its 72-column plain-text form."""
 
+import math
 import os
 
 import pandas as pd
@@ -141,3 +142,112 @@ def test_verdicts_lists_refused_designs_as_not_applicable(runs_root):
     text = summary.format_summary(t)
     assert max(len(line) for line in text.splitlines()) <= summary.WIDTH
     assert "not applicable, slicer1k/rx" in text
+
+
+# ---- debate(): the answer first, within a budget ---------------------------------
+
+
+def _debate_summary():
+    t = _table()
+    deb = t[t["design"].isin(["bottomup", "encoded"])].copy()
+    deb["mde_target"] = [0.005, 0.005]
+    others = t[~t["design"].isin(["bottomup", "encoded"])].copy()
+    others = pd.concat([others, pd.DataFrame([{
+        "label": "order0/rx", "design": "order0", "workload": "rx", "baseline": "topdown",
+        "kind": summary.NOT_RUN, "kind_raw": summary.NOT_RUN, "resolved": False,
+        "reason": "the budget of 300 s was spent before its turn"}])], ignore_index=True)
+    others["flag"] = ""
+    others.loc[others["design"] == "null", "flag"] = (
+        "page faults in the timed region in 3 of 40 engine runs (null; up to 9 faults "
+        "per run)")
+    return summary.Summary(debate=deb.reset_index(drop=True),
+                           others=others.reset_index(drop=True), budget_s=300.0,
+                           spent_s=297.0, baseline="topdown", method="budget mode")
+
+
+def test_answer_sentences_carry_effect_ci_and_mde():
+    s = _debate_summary()
+    b = s.debate.iloc[0]
+    line = summary.answer(b)
+    assert line.startswith("bottom-up is slower than top-down by "
+                           f"{100 * (b['effect'] - 1):.2f} % [{100 * (b['ci_lo'] - 1):.2f}, ")
+    assert line.endswith(f"(MDE {100 * b['mde']:.2f} %)")
+    e = s.debate.iloc[1]
+    assert summary.answer(e).startswith(f"encoded is faster than top-down by "
+                                        f"{100 * (1 - e['effect']):.2f} %")
+    nd = {**b, "kind": "no difference", "kind_raw": "no difference"}
+    assert f"not resolved below {100 * b['mde']:.2f} %" in summary.answer(nd)
+    demoted = {**b, "kind": "no difference"}
+    assert "after Holm correction" in summary.answer(demoted)
+    nr = s.others[s.others["kind"] == summary.NOT_RUN].iloc[0]
+    assert "not measured (the budget of 300 s" in summary.answer(nr)
+
+
+def test_report_puts_the_answer_first_and_fits_72_columns():
+    s = _debate_summary()
+    text = summary.format_report(s, **HEADER)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= summary.WIDTH
+    assert lines[0] == "Are bottom-up and encoded slower than top-down? (TSC cycles per packet)"
+    assert lines[1].startswith("fastpath: bottom-up is slower than top-down by ")
+    assert any(line.startswith("fastpath: encoded is faster") for line in lines[1:5])
+    assert text.index("machine: ") > text.index("encoded is faster")
+    assert "The debate: bottom-up and encoded vs top-down" in text
+    assert "Other designs vs top-down" in text
+    flat = " ".join(text.split())
+    assert "not run [" in text and "page faults in the timed region in 3 of 40" in flat
+    assert "budget: 300 s, spent 297 s" in text
+    md = summary.answer_markdown(s)
+    assert md.startswith("**bottom-up vs top-down**") and "- **fastpath**: bottom-up is" in md
+
+
+def test_write_summary_takes_a_debate_result(tmp_path):
+    p = summary.write_summary(_debate_summary(), tmp_path / "s.txt", **HEADER)
+    assert p.read_text() == summary.format_report(_debate_summary(), **HEADER)
+
+
+def test_run_flags_turn_page_fault_warnings_into_a_count_and_a_line():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for n in (3, 12):
+            warnings.warn(f"malloc/rx: {n} page faults in the timed region (arena not "
+                          "prefaulted?)", RuntimeWarning)
+        warnings.warn("something else", UserWarning)
+    faulted, flag = summary.run_flags(caught, 10)
+    assert faulted == 2
+    assert flag.startswith("page faults in the timed region in 2 of 10 engine runs "
+                           "(malloc; up to 12 faults per run)")
+    assert flag.endswith("; something else") and "Warning" not in flag
+    assert summary.run_flags([], 4) == (0, "")
+
+
+def test_halfwidth_for_mde():
+    from fraglib import stats as st
+
+    hw = summary.halfwidth_for_mde(0.005)
+    assert 0.003 < hw < 0.004
+    # a CI of that half-width has the MDE of the target: se = hw / 1.96
+    se = math.log1p(hw) / 1.959964
+    assert st.mde(0.0, se * math.sqrt(4), 1, 4) == pytest.approx(0.005, rel=1e-3)
+    with pytest.raises(ParameterError, match="mde"):
+        summary.halfwidth_for_mde(1.5)
+
+
+def test_debate_validates_before_running():
+    with pytest.raises(ParameterError, match="budget_s"):
+        summary.debate(0)
+    with pytest.raises(ParameterError, match="others_share"):
+        summary.debate(10, others_share=1.0)
+    with pytest.raises(ParameterError, match="designs"):
+        summary.debate(10, designs=["topdown"])
+    with pytest.raises(ParameterError, match="workloads"):
+        summary.debate(10, workloads=["nope"])
+    with pytest.raises(ParameterError, match="mde"):
+        summary.debate(10, mde_targets={"fastpath": 2})
+    with pytest.raises(UnknownNameError):
+        summary.debate(10, others=["nope"])
+    with pytest.raises(ParameterError) as e:
+        summary.debate(10, workloads=["fastpath"], packets=0)
+    assert e.value.param == "packets"
