@@ -188,7 +188,7 @@ def provenance(c: _cmp.Comparison, *, metadata: bool = True) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``item`` and ``value``; no file-system paths.
+        Columns ``item`` and ``setting``; no file-system paths.
     """
     from . import metadata as _meta
     from .provenance import git_state
@@ -212,7 +212,7 @@ def provenance(c: _cmp.Comparison, *, metadata: bool = True) -> pd.DataFrame:
         ("interval", c.ci_method),
         ("wall time", f"{c.wall_s:.0f} s"),
     ]
-    return pd.DataFrame([{"item": k, "value": str(v)} for k, v in rows])
+    return pd.DataFrame([{"item": k, "setting": str(v)} for k, v in rows])
 
 
 def layout_spread(c: _cmp.Comparison) -> tuple[pd.DataFrame, str]:

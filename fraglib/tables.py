@@ -102,7 +102,20 @@ def _plain(x) -> str:
 
 
 def _formatter(col: str):
-    """The formatter of one column, chosen by its name."""
+    """The formatter of one column, chosen by its name; text stays text."""
+    f = _numeric_formatter(col)
+
+    def safe(x):
+        if isinstance(x, str):
+            return x
+        try:
+            return f(x)
+        except (TypeError, ValueError):
+            return str(x)
+    return safe
+
+
+def _numeric_formatter(col: str):
     if col in _PCT or col.startswith("sigma_"):
         return pct
     if col in _SIGNED_PCT:

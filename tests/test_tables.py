@@ -89,3 +89,8 @@ def test_hygiene_finds_warnings_tracebacks_and_machine_paths(tmp_path):
     assert any("'Warning'" in f for f in found) and any("Traceback" in f for f in found)
     assert any(str(REPO_ROOT) in f for f in found) and any(str(tmp_path) in f for f in found)
     assert "/" not in hygiene.machine_paths()
+
+
+def test_text_in_a_numeric_column_stays_text():
+    t = tables.show(pd.DataFrame({"value": ["AMD EPYC", 12.25]}))
+    assert t.frame.iloc[:, 0].tolist() == ["AMD EPYC", "12.2"]
