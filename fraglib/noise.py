@@ -147,7 +147,7 @@ def variance_components(c: _cmp.Comparison, root=None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per component of :data:`COMPONENTS`: ``component``,
-        ``sigma`` (natural-log SD; 0.01 is about 1 %), ``n`` (how many units
+        ``level`` (its printed name, "σ build"), ``sigma`` (natural-log SD; 0.01 is about 1 %), ``n`` (how many units
         of that level the estimate rests on), ``what`` (the level). The frame's
         ``attrs["batch_share"]`` is ``sqrt(2 / n_batches) * sigma_sample /
         sigma_pair``: the part of the pair noise that batch-to-batch noise
@@ -163,7 +163,8 @@ def variance_components(c: _cmp.Comparison, root=None) -> pd.DataFrame:
         ("sigma_sample", s_sample, int(n_batches * len(obs)) if math.isfinite(n_batches)
          else 0),
     ]
-    out = pd.DataFrame([{"component": k, "sigma": float(s), "n": int(n), "what": _WHAT[k]}
+    out = pd.DataFrame([{"component": k, "level": k.replace("sigma_", "σ "),
+                         "sigma": float(s), "n": int(n), "what": _WHAT[k]}
                         for k, s, n in rows])
     share = math.nan
     if math.isfinite(s_sample) and math.isfinite(n_batches) and n_batches > 0 \
