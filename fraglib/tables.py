@@ -166,6 +166,9 @@ class Table:
         ])
 
     def _repr_html_(self) -> str:
+        if self.frame.empty:
+            cap = f"<strong>{_html.escape(self.caption)}</strong>: " if self.caption else ""
+            return f"<p>{cap}none.</p>"
         body = self.styler.to_html()
         if self.notes:
             items = "".join(f"<li>{_html.escape(n)}</li>" for n in self.notes)
@@ -173,6 +176,8 @@ class Table:
         return body
 
     def __str__(self) -> str:
+        if self.frame.empty:
+            return f"{self.caption}: none." if self.caption else "none."
         cols = list(self.frame.columns)
         widths = [max([len(str(c))] + [len(str(v)) for v in self.frame[c]]) for c in cols]
         lines = []

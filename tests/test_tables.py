@@ -94,3 +94,9 @@ def test_hygiene_finds_warnings_tracebacks_and_machine_paths(tmp_path):
 def test_text_in_a_numeric_column_stays_text():
     t = tables.show(pd.DataFrame({"value": ["AMD EPYC", 12.25]}))
     assert t.frame.iloc[:, 0].tolist() == ["AMD EPYC", "12.2"]
+
+
+def test_an_empty_table_says_none():
+    t = tables.show(pd.DataFrame({"design": [], "status": []}), caption="not measured")
+    assert t._repr_html_() == "<p><strong>not measured</strong>: none.</p>"
+    assert str(t) == "not measured: none."
