@@ -147,8 +147,9 @@ def variance_components(c: _cmp.Comparison, root=None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per component of :data:`COMPONENTS`: ``component``,
-        ``level`` (its printed name, "σ build"), ``sigma`` (natural-log SD; 0.01 is about 1 %), ``n`` (how many units
-        of that level the estimate rests on), ``what`` (the level). The frame's
+        ``level`` (its printed name, "σ build"), ``sigma`` (natural-log SD;
+        0.01 is about 1 %), ``n`` (how many units of that level the estimate
+        rests on), ``what`` (the level). The frame's
         ``attrs["batch_share"]`` is ``sqrt(2 / n_batches) * sigma_sample /
         sigma_pair``: the part of the pair noise that batch-to-batch noise
         alone explains (a mean of n batches per process, two processes per
