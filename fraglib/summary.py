@@ -435,7 +435,7 @@ def debate(budget_s: float = 180.0, baseline: str = "topdown",
            workloads: Sequence[str] = WORKLOADS, *,
            others: Sequence[str] | None = None,
            mde_targets: Mapping[str, float] | None = None, others_share: float = 0.2,
-           min_cell_s: float = 20.0, builds: int = 2, processes: int = 3, seed: int = 0,
+           min_cell_s: float = 15.0, builds: int = 2, processes: int = 3, seed: int = 0,
            alpha: float = 0.05, workload_params: Mapping[str, Mapping] | None = None,
            store: bool = True, root=None, progress: bool = False, resamples: int = 10_000,
            **params) -> Summary:
@@ -449,8 +449,12 @@ def debate(budget_s: float = 180.0, baseline: str = "topdown",
        the CI half-width gives the workload's MDE target
        (:func:`halfwidth_for_mde` of :data:`MDE_TARGETS`) or the cell's share
        is spent. A cell's share is what is left of ``(1 - others_share) *
-       budget_s`` divided by the debate cells still to run, so time a cell
-       saves by reaching its target goes to the ones after it.
+       budget_s`` divided by the debate cells still to run, but at least
+       `min_cell_s` (even past the budget: the question is answered first),
+       so time a cell saves by reaching its target goes to the ones after
+       it. The first wave's engines of the baseline and the debate designs
+       are compiled up front, inside the budget, since every cell of a
+       design shares them.
     2. **The other designs** (`others`) against `baseline` on the same
        workloads, fastpath row of every design first, sharing what is left
        of the whole budget (at least ``others_share``). When that leaves a cell
@@ -478,8 +482,10 @@ def debate(budget_s: float = 180.0, baseline: str = "topdown",
         use the same targets.
     others_share : float, default 0.2
         Fraction of the budget kept for the other designs, in [0, 1).
-    min_cell_s : float, default 20
-        No comparison starts with less than this many seconds.
+    min_cell_s : float, default 15
+        Every debate cell gets at least this many seconds (so a budget
+        below ``8 * min_cell_s`` plus the first compiles is exceeded); no
+        other cell starts with less.
     builds, processes : int
         Per comparison: builds of each wave, and pairs per build of the
         first wave (later waves follow the measured variance components).
@@ -555,15 +561,18 @@ def debate(budget_s: float = 180.0, baseline: str = "topdown",
     # every cell of a design shares them, so no cell's share pays for them
     _prebuild([baseline, *designs], builds, seed)
 
-    def spend(cells, pool_end):
-        """Run `cells` in order, sharing the seconds until `pool_end`."""
+    def spend(cells, pool_end, required=False):
+        """Run `cells` in order, sharing the seconds until `pool_end`.
+
+        In order of priority: a cell gets at least min_cell_s while that
+        much is left (always, when `required`); the cells after it then get
+        what remains.
+        """
         rows = {}
         for i, (d, w) in enumerate(cells):
             left = pool_end - time.monotonic()
-            # in order of priority: a cell gets at least min_cell_s while
-            # that much is left; the cells after it then get what remains
             share = max(left / (len(cells) - i), min_cell_s)
-            if left < min_cell_s:
+            if left < min_cell_s and not required:
                 rows[(d, w)] = {"label": f"{d}/{w}", "design": d, "workload": w,
                                 "baseline": baseline, "kind": NOT_RUN, "kind_raw": NOT_RUN,
                                 "resolved": False, "mde_target": targets[w],
@@ -587,7 +596,7 @@ def debate(budget_s: float = 180.0, baseline: str = "topdown",
         return _family(rows, alpha)
 
     ran = spend([c for c in debate_cells if not refused[c]],
-                t0 + (1 - others_share) * budget_s)
+                t0 + (1 - others_share) * budget_s, required=True)
     first = table_of([(d, w) for d in designs for w in workloads], ran)
     ran = spend([c for c in other_cells if not refused[c]], t0 + budget_s)
     second = table_of([(d, w) for d in others for w in workloads], ran)
