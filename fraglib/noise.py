@@ -208,11 +208,9 @@ def provenance(c: _cmp.Comparison, *, metadata: bool = True) -> pd.DataFrame:
          + (" (A/A)" if c.aa else "")),
         ("repetitions", f"{c.verdict.n_builds} layout builds, {c.verdict.n_pairs} ABBA "
                         f"pairs, {c.n_processes} engine processes"),
-        ("per-process statistic", "as fraglib.compare records it (value column)"),
         ("run parameters", ", ".join(f"{k}={v}" for k, v in sorted(c.params.items()))
          or "defaults"),
-        ("interval", c.ci_method),
-        ("wall time", f"{c.wall_s:.0f} s"),
+        ("method", c.method()),     # names the per-process statistic and the CI
     ]
     return pd.DataFrame([{"item": k, "setting": str(v)} for k, v in rows])
 
