@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import warnings
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
@@ -45,8 +46,9 @@ def grid(designs: Sequence[str], workload: str, cells: Iterable[dict], *,
     Returns
     -------
     pandas.DataFrame
-        One row per run: design, the cell's parameters, repeat,
-        median/min cycles per packet, ns per packet, run_id.
+        One row per run: design, the cell's parameters, repeat, flag (what
+        the run warned about, e.g. page faults in the timed region; empty
+        when nothing), median/min cycles per packet, ns per packet, run_id.
     """
     designs = list(dict.fromkeys(designs))
     if not designs:
@@ -63,8 +65,11 @@ def grid(designs: Sequence[str], workload: str, cells: Iterable[dict], *,
             jobs += [(rep, ci, cell, d) for d in order]
     rows = []
     for rep, ci, cell, design in tqdm(jobs, disable=not progress, desc=workload):
-        r = run(design, workload, **cell, **run_kwargs)
+        with warnings.catch_warnings(record=True) as caught:   # flags become data
+            warnings.simplefilter("always")
+            r = run(design, workload, **cell, **run_kwargs)
         rows.append({"design": design, **cell, "cell": ci, "repeat": rep,
+                     "flag": "; ".join(dict.fromkeys(str(w.message) for w in caught)),
                      "median_cpp": r.median_cycles_per_packet,
                      "min_cpp": float(r.cycles_per_packet.min()),
                      "ns_per_packet": float(pd.Series(r.ns_per_packet).median()),
