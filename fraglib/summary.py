@@ -406,8 +406,8 @@ def _family(rows: list[dict], alpha: float) -> pd.DataFrame:
         if c not in table:
             table[c] = math.nan
     table["faulted"] = table["faulted"].fillna(0).astype(int)
-    table["flag"] = table["flag"].fillna("")
-    table["reason"] = table["reason"].fillna("")
+    for col in ("flag", "reason", "stop_reason"):
+        table[col] = table[col].astype(object).where(table[col].notna(), "")
     table["target_met"] = [bool(isinstance(m, float) and math.isfinite(m) and m <= t)
                            for m, t in zip(table["mde"], table["mde_target"])]
     return table[list(_SUMMARY_COLUMNS)]

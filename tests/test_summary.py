@@ -251,3 +251,72 @@ def test_debate_validates_before_running():
     with pytest.raises(ParameterError) as e:
         summary.debate(10, workloads=["fastpath"], packets=0)
     assert e.value.param == "packets"
+
+
+def test_debate_spends_the_budget_on_the_debate_first(monkeypatch):
+    """Budget arithmetic with a fake clock and fake comparisons (no engine)."""
+    import types
+
+    now = [0.0]
+    calls = []
+
+    def fake_cell(baseline, design, workload, kw, *, budget, target, **common):
+        calls.append((design, workload, round(budget, 3), target))
+        now[0] += budget * 0.5            # every cell reaches its target in half its share
+        df = stats.simulate_pairs(3, 4, effect=0.01, sigma_pair=0.01, seed=len(calls))
+        v = stats.verdict(df.replace({"design": {"A": "topdown", "B": design}}),
+                          "topdown", design, resamples=1000)
+        return {"label": f"{design}/{workload}", "design": design, "workload": workload,
+                "baseline": baseline, "mde_target": target, "budget_s": budget,
+                "verdict": v, "reason": "", "wall_s": budget * 0.5, "faulted": 0,
+                "flag": ""}
+
+    monkeypatch.setattr(summary, "_run_cell", fake_cell)
+    monkeypatch.setattr(summary, "_prebuild", lambda *a, **k: None)
+    monkeypatch.setattr(summary, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    s = summary.debate(160, others=["negoffset", "slicer1k"], workloads=["fastpath", "rx"],
+                       others_share=0.25, min_cell_s=10)
+    debate_calls = calls[:4]
+    assert [(d, w) for d, w, _, _ in debate_calls] == [
+        ("bottomup", "fastpath"), ("encoded", "fastpath"), ("bottomup", "rx"),
+        ("encoded", "rx")], "the debate runs first, fastpath first"
+    assert debate_calls[0][2] == pytest.approx(120 / 4)
+    assert debate_calls[1][2] > debate_calls[0][2], "time a cell saves goes to the next"
+    assert [t for *_, t in debate_calls] == [0.005, 0.005, 0.01, 0.01]
+    # others: negoffset on both workloads; slicer1k/rx refused before anything runs
+    assert [(d, w) for d, w, _, _ in calls[4:]] == [("negoffset", "fastpath"),
+                                                   ("slicer1k", "fastpath"),
+                                                   ("negoffset", "rx")]
+    assert list(s.debate["label"]) == ["bottomup/fastpath", "bottomup/rx",
+                                       "encoded/fastpath", "encoded/rx"]
+    kinds = dict(zip(s.others["label"], s.others["kind"]))
+    assert kinds["slicer1k/rx"] == summary.NOT_APPLICABLE
+    assert s.spent_s <= 160 + 1e-9 and s.budget_s == 160
+
+
+def test_debate_cells_run_even_past_a_tiny_budget_and_the_rest_does_not(monkeypatch):
+    import types
+
+    now = [0.0]
+    ran = []
+
+    def fake_cell(baseline, design, workload, kw, *, budget, target, **common):
+        ran.append((design, workload, budget))
+        now[0] += budget
+        df = stats.simulate_pairs(3, 4, effect=0.0, sigma_pair=0.01, seed=len(ran))
+        v = stats.verdict(df.replace({"design": {"A": "topdown", "B": design}}),
+                          "topdown", design, resamples=1000)
+        return {"label": f"{design}/{workload}", "design": design, "workload": workload,
+                "baseline": baseline, "mde_target": target, "budget_s": budget,
+                "verdict": v, "reason": ""}
+
+    monkeypatch.setattr(summary, "_run_cell", fake_cell)
+    monkeypatch.setattr(summary, "_prebuild", lambda *a, **k: None)
+    monkeypatch.setattr(summary, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    s = summary.debate(20, designs=["bottomup"], others=["negoffset"],
+                       workloads=["fastpath", "rx"], min_cell_s=15)
+    assert [(d, w) for d, w, _ in ran] == [("bottomup", "fastpath"), ("bottomup", "rx")]
+    assert all(b == 15 for *_, b in ran), "a debate cell always gets min_cell_s"
+    assert set(s.others["kind"]) == {summary.NOT_RUN}
+    assert "spent before its turn" in s.others["reason"].iloc[0]
+    assert s.debate["kind"].isin(stats.KINDS).all()
