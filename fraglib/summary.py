@@ -697,7 +697,7 @@ def _legend(base: str, demoted: bool, notes: Sequence[str]) -> list[str]:
     lines = textwrap.wrap(legend, WIDTH)
     if demoted:
         lines += textwrap.wrap("* CI excluded 0 but the Holm-adjusted Wilcoxon p across "
-                               "all cells is above 0.05.", WIDTH)
+                               "the cells of its table is above 0.05.", WIDTH)
     for i, n in enumerate(notes, 1):
         lines += textwrap.wrap(f"[{i}] {n}", WIDTH, subsequent_indent="    ")
     return lines
