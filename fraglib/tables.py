@@ -52,7 +52,8 @@ LABELS = {
     "median_cpp": "median (cycles/packet)", "min_cpp": "min (cycles/packet)",
     "ns_per_packet": "ns/packet", "wall_s": "wall (s)", "budget_s": "budget (s)",
     "rel": "vs median build", "value": "cycles/packet", "notes": "notes",
-    "faulted": "runs with page faults",
+    "faulted": "runs with page faults", "target_met": "target met",
+    "stop_reason": "stopped because",
 }
 
 _PCT = ("mde", "mde_target", "halfwidth")
