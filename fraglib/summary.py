@@ -665,11 +665,10 @@ def _table_rows(table: pd.DataFrame, notes: list[str]) -> tuple[list[str], bool]
     for _, r in table.iterrows():
         design, wl = _clip(str(r["design"]), 10), _clip(str(r["workload"]), 8)
         kind = str(r["kind"])
-        label = f"{r['design']}/{r['workload']}"
         if kind in (NOT_APPLICABLE, NOT_RUN):
+            # the row names the cell; equal reasons share one note
             why = str(r.get("reason", "") or "refused")
-            m = mark(f"{'not applicable' if kind == NOT_APPLICABLE else 'not run'}, "
-                     f"{label}: {why}")
+            m = mark(f"{'not applicable' if kind == NOT_APPLICABLE else 'not run'}: {why}")
             lines.append(f"{design:<10} {wl:<8} {'-':>6} {'-':<16} "
                          f"{_verdict_cell(_SHORT[kind], m):<16} {'-':>5} {'-':>4}")
             continue
@@ -678,7 +677,7 @@ def _table_rows(table: pd.DataFrame, notes: list[str]) -> tuple[list[str], bool]
         if r.get("kind_raw", kind) != kind:
             kind, demoted = kind + "*", True
         flag = r.get("flag", "")
-        m = mark(f"{label}: {flag}") if isinstance(flag, str) and flag.strip() else ""
+        m = mark(flag.strip()) if isinstance(flag, str) and flag.strip() else ""
         mde = r.get("mde", math.nan)
         mde_txt = f"{100 * mde:.2f}" if isinstance(mde, float) and math.isfinite(mde) \
             and mde < 1 else "-"

@@ -57,7 +57,7 @@ def test_rows_carry_design_workload_ratio_ci_verdict_and_n():
     t = _table()
     text = summary.format_summary(t, **HEADER)
     rows = {line.split()[0] + "/" + line.split()[1]: line for line in text.splitlines()
-            if line.split() and line.split()[0] in set(t["design"])}
+            if len(line.split()) >= 6 and line.split()[0] in set(t["design"])}
     assert set(rows) == set(t["label"])
     b = t.set_index("label").loc["bottomup/fastpath"]
     line = rows["bottomup/fastpath"]
@@ -68,7 +68,7 @@ def test_rows_carry_design_workload_ratio_ci_verdict_and_n():
     assert "no difference" in rows["negoffset/rx"]
     assert "layout-sensitive" in rows["remaining/ring"]
     assert "n/a [1]" in rows["slicer1k/tx"]
-    assert "[1] not applicable, slicer1k/tx: invalid mss=1448" in text
+    assert "[1] not applicable: invalid mss=1448" in text
 
 
 def test_holm_demotions_are_marked():
@@ -141,7 +141,7 @@ def test_verdicts_lists_refused_designs_as_not_applicable(runs_root):
     assert s["kind"] == summary.NOT_APPLICABLE and "slicer1k" in s["reason"]
     text = summary.format_summary(t)
     assert max(len(line) for line in text.splitlines()) <= summary.WIDTH
-    assert "not applicable, slicer1k/rx" in text
+    assert "not applicable: invalid dist=" in text and "slicer1k   rx" in text
 
 
 # ---- debate(): the answer first, within a budget ---------------------------------
@@ -320,3 +320,18 @@ def test_debate_cells_run_even_past_a_tiny_budget_and_the_rest_does_not(monkeypa
     assert set(s.others["kind"]) == {summary.NOT_RUN}
     assert "spent before its turn" in s.others["reason"].iloc[0]
     assert s.debate["kind"].isin(stats.KINDS).all()
+
+
+def test_equal_reasons_share_one_note():
+    s = _debate_summary()
+    extra = pd.DataFrame([{"label": f"{d}/rx", "design": d, "workload": "rx",
+                           "baseline": "topdown", "kind": summary.NOT_RUN,
+                           "kind_raw": summary.NOT_RUN, "resolved": False,
+                           "reason": "the budget of 300 s was spent before its turn"}
+                          for d in ("malloc", "null")])
+    s.others = pd.concat([s.others, extra], ignore_index=True)
+    text = summary.format_report(s, **HEADER)
+    assert text.count("spent before its turn") == 1
+    marks = [line.split("not run ")[1].split()[0] for line in text.splitlines()
+             if "not run [" in line]
+    assert len(marks) == 3 and len(set(marks)) == 1
