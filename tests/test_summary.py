@@ -335,3 +335,10 @@ def test_equal_reasons_share_one_note():
     marks = [line.split("not run ")[1].split()[0] for line in text.splitlines()
              if "not run [" in line]
     assert len(marks) == 3 and len(set(marks)) == 1
+
+
+def test_mde_from_ci_inverts_halfwidth_for_mde():
+    hw = summary.halfwidth_for_mde(0.01)
+    lo, hi = math.exp(-math.log1p(hw)), math.exp(math.log1p(hw))
+    assert summary.mde_from_ci(lo, hi) == pytest.approx(0.01, rel=0.02)
+    assert summary.mde_from_ci(0.9, 1.2) > summary.mde_from_ci(0.99, 1.01)
