@@ -456,7 +456,7 @@ def _prebuild(designs: Sequence[str], builds: int, seed: int) -> None:
         list(pool.map(lambda job: build_engine(job[0], layout_seed=job[1]), jobs))
 
 
-def debate(budget_s: float = 180.0, baseline: str = "topdown",
+def debate(budget_s: float = 160.0, baseline: str = "topdown",
            designs: Sequence[str] = DEBATE_DESIGNS,
            workloads: Sequence[str] = WORKLOADS, *,
            others: Sequence[str] | None = None,
@@ -492,7 +492,7 @@ def debate(budget_s: float = 180.0, baseline: str = "topdown",
 
     Parameters
     ----------
-    budget_s : float, default 180
+    budget_s : float, default 160
         Overall seconds, compiling included. Each comparison may overrun its
         share by at most one process pair.
     baseline : str, default "topdown"

@@ -9,7 +9,8 @@ Formatting follows the column names the rest of fraglib uses:
 
 * ``effect`` with ``ci_lo``/``ci_hi`` (ratios B/A) become "B/A" as a signed
   percentage and "95 % CI" as a signed-percentage interval;
-* ``mde``, ``halfwidth``, ``sigma_*`` (relative) become percentages;
+* ``mde``, ``halfwidth``, ``sigma``/``sigma_*`` (relative) become
+  percentages, ``rel`` (relative to a median) a signed percentage;
 * ``p_*`` get three significant digits; ``n_*`` and integer columns stay
   integers; ``*_cpp`` and ``median_a``/``median_b`` are cycles per packet;
   ``wall_s``/``*_s`` are seconds;
@@ -37,7 +38,7 @@ import pandas as pd
 
 from .exceptions import ParameterError
 
-__all__ = ["Table", "show", "signed_pct", "pct", "ci_pct", "LABELS"]
+__all__ = ["Table", "show", "signed_pct", "signed_rel", "pct", "ci_pct", "LABELS"]
 
 #: Column headers (with units) for the column names fraglib uses.
 LABELS = {
@@ -56,7 +57,7 @@ LABELS = {
     "stop_reason": "stopped because",
 }
 
-_PCT = ("mde", "mde_target", "halfwidth")
+_PCT = ("mde", "mde_target", "halfwidth", "sigma", "mde_components")
 _SIGNED_PCT = ("rel",)
 _CPP_SUFFIX = ("_cpp",)
 _CPP = ("median_a", "median_b", "value", "a", "b")
@@ -70,6 +71,11 @@ def pct(x: float, digits: int = 2) -> str:
 def signed_pct(ratio: float, digits: int = 2) -> str:
     """A ratio as a signed percentage: ``1.0123`` -> ``"+1.23 %"``."""
     return "–" if _missing(ratio) else f"{100 * (float(ratio) - 1):+.{digits}f} %"
+
+
+def signed_rel(x: float, digits: int = 2) -> str:
+    """A relative value as a signed percentage: ``-0.0138`` -> ``"-1.38 %"``."""
+    return "–" if _missing(x) else f"{100 * float(x):+.{digits}f} %"
 
 
 def ci_pct(lo: float, hi: float, digits: int = 2) -> str:
@@ -120,7 +126,7 @@ def _numeric_formatter(col: str):
     if col in _PCT or col.startswith("sigma_"):
         return pct
     if col in _SIGNED_PCT:
-        return signed_pct
+        return signed_rel
     if col.startswith("p_"):
         return lambda x: "–" if _missing(x) else f"{float(x):.3g}"
     if col.endswith(_CPP_SUFFIX) or col in _CPP:

@@ -100,3 +100,9 @@ def test_an_empty_table_says_none():
     t = tables.show(pd.DataFrame({"design": [], "status": []}), caption="not measured")
     assert t._repr_html_() == "<p><strong>not measured</strong>: none.</p>"
     assert str(t) == "not measured: none."
+
+
+def test_relative_and_sigma_columns_are_percentages():
+    t = tables.show(pd.DataFrame({"rel": [-0.1378, 0.0], "sigma": [0.0685, 0.1588]}))
+    assert t.frame.iloc[:, 0].tolist() == ["-13.78 %", "+0.00 %"]
+    assert t.frame.iloc[:, 1].tolist() == ["6.85 %", "15.88 %"]
