@@ -33,8 +33,8 @@ test: $(STAMP) ## run the test suite (Python, C under ASan/UBSan, TSan)
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not serial"
 	$(PY) -m pytest -q -m serial
 
-sweep: build ## execute every notebook with papermill (defaults: about a minute each)
-	$(VENV)/bin/fraglib sweep
+sweep: build ## execute every notebook with papermill (BUDGET=seconds for 0.0-summary)
+	$(VENV)/bin/fraglib sweep $(if $(BUDGET),-p budget_s=$(BUDGET))
 
 report: sweep ## run the default sweep and render reports/index.html
 	$(VENV)/bin/fraglib report

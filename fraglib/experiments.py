@@ -46,10 +46,11 @@ def grid(designs: Sequence[str], workload: str, cells: Iterable[dict], *,
     Returns
     -------
     pandas.DataFrame
-        One row per run: design, the cell's parameters, repeat,
-        median/min cycles per packet, ns per packet, run_id. A run whose
-        engine failed (:class:`~fraglib.exceptions.EngineError`) is warned
-        about, left out, and listed in ``df.attrs["failed"]``.
+        One row per run: design, the cell's parameters, repeat, flag (what
+        the run warned about, e.g. page faults in the timed region; empty
+        when nothing), median/min cycles per packet, ns per packet, run_id.
+        A run whose engine failed (:class:`~fraglib.exceptions.EngineError`)
+        has no row; it is listed, with the error, in ``df.attrs["failed"]``.
     """
     designs = list(dict.fromkeys(designs))
     if not designs:
@@ -66,15 +67,16 @@ def grid(designs: Sequence[str], workload: str, cells: Iterable[dict], *,
             jobs += [(rep, ci, cell, d) for d in order]
     rows, failed = [], []
     for rep, ci, cell, design in tqdm(jobs, disable=not progress, desc=workload):
-        try:
-            r = run(design, workload, **cell, **run_kwargs)
-        except EngineError as e:     # a crashed engine costs its cell, not the sweep
-            failed.append({"design": design, **cell, "cell": ci, "repeat": rep,
-                           "error": str(e)})
-            warnings.warn(f"cell {cell} repeat {rep} on {design} not measured: {e}",
-                          RuntimeWarning, stacklevel=2)
-            continue
+        with warnings.catch_warnings(record=True) as caught:   # flags become data
+            warnings.simplefilter("always")
+            try:
+                r = run(design, workload, **cell, **run_kwargs)
+            except EngineError as e:  # a crashed engine costs its cell, not the sweep
+                failed.append({"design": design, **cell, "cell": ci, "repeat": rep,
+                               "error": str(e)})
+                continue
         rows.append({"design": design, **cell, "cell": ci, "repeat": rep,
+                     "flag": "; ".join(dict.fromkeys(str(w.message) for w in caught)),
                      "median_cpp": r.median_cycles_per_packet,
                      "value_cpp": r.value_cycles_per_packet,
                      "min_cpp": float(r.cycles_per_packet.min()),

@@ -15,3 +15,23 @@ def runs_root(tmp_path, monkeypatch):
 def small():
     """Keyword arguments for a quick, deterministic-metadata run."""
     return dict(packets=2048, warmup=2, metadata=False)
+
+
+@pytest.fixture
+def clean_report(tmp_path):
+    """Render executed notebooks; fail on warnings, tracebacks or machine paths.
+
+    Returns a function ``check(executed) -> {stem: html}``.
+    """
+    from fraglib import hygiene, notebooks
+
+    def check(executed):
+        out = tmp_path / "rendered"
+        notebooks.report(executed, out_dir=out)
+        pages = {p.stem: (out / f"{p.stem}.html").read_text() for p in executed}
+        for stem, html in pages.items():
+            found = hygiene.problems(html, [tmp_path])
+            assert not found, f"{stem}.html shows:\n" + "\n".join(found[:10])
+        return pages
+
+    return check

@@ -23,7 +23,7 @@ def test_every_notebook_has_a_tagged_parameters_cell():
             f"{p.name}: logic belongs in fraglib, not the notebook"
 
 
-def test_fastpath_notebook_sweeps_and_reports(tmp_path, monkeypatch):
+def test_fastpath_notebook_sweeps_and_reports(tmp_path, monkeypatch, clean_report):
     monkeypatch.setenv("FRAGLIB_DATA", str(tmp_path / "data"))
     executed = notebooks.sweep(["1.0-fastpath"], out_dir=tmp_path / "executed",
                                parameters={"sizes": [256], "packets": 1024, "repeats": 2},
@@ -37,6 +37,7 @@ def test_fastpath_notebook_sweeps_and_reports(tmp_path, monkeypatch):
     assert "1.0-fastpath.html" in index.read_text()
     runs = list((tmp_path / "data" / "runs").rglob("*.parquet"))
     assert len(runs) == 2 * 1 * 2
+    clean_report(executed)
 
 
 def test_unknown_notebook_is_a_parameter_error():

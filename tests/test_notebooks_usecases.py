@@ -29,7 +29,7 @@ def _outputs(nb: dict, kind: str) -> list:
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
-def test_notebook_runs_with_tiny_parameters(name, tmp_path, monkeypatch):
+def test_notebook_runs_with_tiny_parameters(name, tmp_path, monkeypatch, clean_report):
     monkeypatch.setenv("FRAGLIB_DATA", str(tmp_path / "data"))
     executed = notebooks.sweep([name], out_dir=tmp_path / "executed", parameters=TINY[name],
                                progress=False)
@@ -43,6 +43,7 @@ def test_notebook_runs_with_tiny_parameters(name, tmp_path, monkeypatch):
     errors = [o for c in nb["cells"] for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+    clean_report(executed)
 
 
 def test_answers_are_not_hard_coded_in_markdown():

@@ -51,29 +51,39 @@ def test_notebook_shape(name):
 
 @pytest.mark.slow
 @needs_forest
-def test_noise_notebook_runs(tmp_path, monkeypatch):
+def test_noise_notebook_runs(tmp_path, monkeypatch, clean_report):
     monkeypatch.setenv("FRAGLIB_DATA", str(tmp_path / "data"))
     out = notebooks.sweep(["7.0-noise.ipynb"], out_dir=tmp_path / "executed", progress=False,
                           parameters=dict(builds=2, processes=2, packets=2048, slowdowns=[24],
                                           resamples=1000))
     text = out[0].read_text()
     assert "A/A calibration" in text and "layout alone moves" in text
-    assert "busy_poll=1" in text and "k= 24" in text
+    assert "busy_poll=1" in text and "k = 24" in text
     assert text.count("image/png") >= 4
+    html = clean_report(out)["7.0-noise"]
+    for sigma in ("σ build", "σ pair", "σ process", "σ sample"):
+        assert sigma in html, "the variance components are shown"
+    assert "What these numbers were measured on" in html
 
 
 @pytest.mark.slow
 @needs_forest
-def test_summary_notebook_runs_and_writes_the_mail(tmp_path, monkeypatch):
+def test_summary_notebook_runs_and_writes_the_mail(tmp_path, monkeypatch, clean_report):
     monkeypatch.setenv("FRAGLIB_DATA", str(tmp_path / "data"))
     target = tmp_path / "summary.txt"
     out = notebooks.sweep(["0.0-summary.ipynb"], out_dir=tmp_path / "executed",
                           progress=False,
-                          parameters=dict(builds=2, processes=2, packets=2048,
-                                          designs=["bottomup", "slicer1k"],
+                          parameters=dict(budget_s=90, builds=2, processes=2, packets=2048,
+                                          designs=["bottomup"], others=["malloc", "slicer1k"],
                                           workloads=["fastpath", "rx"],
-                                          summary_path=str(target)))
-    assert "image/png" in out[0].read_text()
+                                          workload_params={}, summary_path=str(target)))
     text = target.read_text()
-    assert max(len(line) for line in text.splitlines()) <= summary.WIDTH
-    assert "bottomup   fastpath" in text and "not applicable, slicer1k/rx" in text
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= summary.WIDTH
+    assert lines[0].startswith("Is bottom-up slower than top-down?")
+    assert lines[1].startswith("fastpath: ") and "bottom-up" in lines[1]
+    assert "not applicable: invalid dist=" in text and "slicer1k   rx" in text
+    html = clean_report(out)["0.0-summary"]
+    first = html.index("fastpath</strong>")
+    assert first < html.index("How this was measured"), "the answer comes first"
+    assert "<table" in html and "95 % CI" in html and "DataFrame" not in html

@@ -1,5 +1,6 @@
 """fraglib.summary: the verdict table and its 72-column plain-text form."""
 
+import math
 import os
 
 import pandas as pd
@@ -55,8 +56,8 @@ def test_header_names_machine_date_sha_and_method_in_one_line():
 def test_rows_carry_design_workload_ratio_ci_verdict_and_n():
     t = _table()
     text = summary.format_summary(t, **HEADER)
-    rows = {line.split()[0] + "/" + line.split()[1]: line for line in text.splitlines()
-            if line.split() and line.split()[0] in set(t["design"])}
+    body = text.split("-" * 71 + "\n", 1)[1].split("\n\n", 1)[0]      # the table rows
+    rows = {line.split()[0] + "/" + line.split()[1]: line for line in body.splitlines()}
     assert set(rows) == set(t["label"])
     b = t.set_index("label").loc["bottomup/fastpath"]
     line = rows["bottomup/fastpath"]
@@ -67,7 +68,7 @@ def test_rows_carry_design_workload_ratio_ci_verdict_and_n():
     assert "no difference" in rows["negoffset/rx"]
     assert "layout-sensitive" in rows["remaining/ring"]
     assert "n/a [1]" in rows["slicer1k/tx"]
-    assert "[1] not applicable, slicer1k/tx: invalid mss=1448" in text
+    assert "[1] not applicable: invalid mss=1448" in text
 
 
 def test_holm_demotions_are_marked():
@@ -140,4 +141,204 @@ def test_verdicts_lists_refused_designs_as_not_applicable(runs_root):
     assert s["kind"] == summary.NOT_APPLICABLE and "slicer1k" in s["reason"]
     text = summary.format_summary(t)
     assert max(len(line) for line in text.splitlines()) <= summary.WIDTH
-    assert "not applicable, slicer1k/rx" in text
+    assert "not applicable: invalid dist=" in text and "slicer1k   rx" in text
+
+
+# ---- debate(): the answer first, within a budget ---------------------------------
+
+
+def _debate_summary():
+    t = _table()
+    deb = t[t["design"].isin(["bottomup", "encoded"])].copy()
+    deb["mde_target"] = [0.005, 0.005]
+    others = t[~t["design"].isin(["bottomup", "encoded"])].copy()
+    others = pd.concat([others, pd.DataFrame([{
+        "label": "order0/rx", "design": "order0", "workload": "rx", "baseline": "topdown",
+        "kind": summary.NOT_RUN, "kind_raw": summary.NOT_RUN, "resolved": False,
+        "reason": "the budget of 300 s was spent before its turn"}])], ignore_index=True)
+    others["flag"] = ""
+    others.loc[others["design"] == "null", "flag"] = (
+        "page faults in the timed region in 3 of 40 engine runs (null; up to 9 faults "
+        "per run)")
+    return summary.Summary(debate=deb.reset_index(drop=True),
+                           others=others.reset_index(drop=True), budget_s=300.0,
+                           spent_s=297.0, baseline="topdown", method="budget mode")
+
+
+def test_answer_sentences_carry_effect_ci_and_mde():
+    s = _debate_summary()
+    b = s.debate.iloc[0]
+    line = summary.answer(b)
+    assert line.startswith("bottom-up is slower than top-down by "
+                           f"{100 * (b['effect'] - 1):.2f} % [{100 * (b['ci_lo'] - 1):.2f}, ")
+    assert line.endswith(f"(MDE {100 * b['mde']:.2f} %)")
+    e = s.debate.iloc[1]
+    assert summary.answer(e).startswith(f"encoded is faster than top-down by "
+                                        f"{100 * (1 - e['effect']):.2f} %")
+    nd = {**b, "kind": "no difference", "kind_raw": "no difference"}
+    assert f"not resolved below {100 * b['mde']:.2f} %" in summary.answer(nd)
+    demoted = {**b, "kind": "no difference"}
+    assert "after Holm correction" in summary.answer(demoted)
+    nr = s.others[s.others["kind"] == summary.NOT_RUN].iloc[0]
+    assert "not measured (the budget of 300 s" in summary.answer(nr)
+
+
+def test_report_puts_the_answer_first_and_fits_72_columns():
+    s = _debate_summary()
+    text = summary.format_report(s, **HEADER)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= summary.WIDTH
+    assert lines[0] == "Are bottom-up and encoded slower than top-down? (TSC cycles per packet)"
+    assert lines[1].startswith("fastpath: bottom-up is slower than top-down by ")
+    assert any(line.startswith("fastpath: encoded is faster") for line in lines[1:5])
+    assert text.index("machine: ") > text.index("encoded is faster")
+    assert "The debate: bottom-up and encoded vs top-down" in text
+    assert "Other designs vs top-down" in text
+    flat = " ".join(text.split())
+    assert "not run [" in text and "page faults in the timed region in 3 of 40" in flat
+    assert "budget: 300 s, spent 297 s" in text
+    md = summary.answer_markdown(s)
+    assert md.startswith("**bottom-up vs top-down**") and "- **fastpath**: bottom-up is" in md
+
+
+def test_write_summary_takes_a_debate_result(tmp_path):
+    p = summary.write_summary(_debate_summary(), tmp_path / "s.txt", **HEADER)
+    assert p.read_text() == summary.format_report(_debate_summary(), **HEADER)
+
+
+def test_run_flags_turn_page_fault_warnings_into_a_count_and_a_line():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for n in (3, 12):
+            warnings.warn(f"malloc/rx: {n} page faults in the timed region (arena not "
+                          "prefaulted?)", RuntimeWarning)
+        warnings.warn("something else", UserWarning)
+    faulted, flag = summary.run_flags(caught, 10)
+    assert faulted == 2
+    assert flag.startswith("page faults in the timed region in 2 of 10 engine runs "
+                           "(malloc; up to 12 faults per run)")
+    assert flag.endswith("; something else") and "Warning" not in flag
+    assert summary.run_flags([], 4) == (0, "")
+
+
+def test_halfwidth_for_mde():
+    from fraglib import stats as st
+
+    hw = summary.halfwidth_for_mde(0.005)
+    assert 0.003 < hw < 0.004
+    # a CI of that half-width has the MDE of the target: se = hw / 1.96
+    se = math.log1p(hw) / 1.959964
+    assert st.mde(0.0, se * math.sqrt(4), 1, 4) == pytest.approx(0.005, rel=1e-3)
+    with pytest.raises(ParameterError, match="mde"):
+        summary.halfwidth_for_mde(1.5)
+
+
+def test_debate_validates_before_running():
+    with pytest.raises(ParameterError, match="budget_s"):
+        summary.debate(0)
+    with pytest.raises(ParameterError, match="others_share"):
+        summary.debate(10, others_share=1.0)
+    with pytest.raises(ParameterError, match="designs"):
+        summary.debate(10, designs=["topdown"])
+    with pytest.raises(ParameterError, match="workloads"):
+        summary.debate(10, workloads=["nope"])
+    with pytest.raises(ParameterError, match="mde"):
+        summary.debate(10, mde_targets={"fastpath": 2})
+    with pytest.raises(UnknownNameError):
+        summary.debate(10, others=["nope"])
+    with pytest.raises(ParameterError) as e:
+        summary.debate(10, workloads=["fastpath"], packets=0)
+    assert e.value.param == "packets"
+
+
+def test_debate_spends_the_budget_on_the_debate_first(monkeypatch):
+    """Budget arithmetic with a fake clock and fake comparisons (no engine)."""
+    import types
+
+    now = [0.0]
+    calls = []
+
+    def fake_cell(baseline, design, workload, kw, *, budget, target, **common):
+        calls.append((design, workload, round(budget, 3), target))
+        now[0] += budget * 0.5            # every cell reaches its target in half its share
+        df = stats.simulate_pairs(3, 4, effect=0.01, sigma_pair=0.01, seed=len(calls))
+        v = stats.verdict(df.replace({"design": {"A": "topdown", "B": design}}),
+                          "topdown", design, resamples=1000)
+        return {"label": f"{design}/{workload}", "design": design, "workload": workload,
+                "baseline": baseline, "mde_target": target, "budget_s": budget,
+                "verdict": v, "reason": "", "wall_s": budget * 0.5, "faulted": 0,
+                "flag": ""}
+
+    monkeypatch.setattr(summary, "_run_cell", fake_cell)
+    monkeypatch.setattr(summary, "_prebuild", lambda *a, **k: None)
+    monkeypatch.setattr(summary, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    s = summary.debate(160, others=["negoffset", "slicer1k"], workloads=["fastpath", "rx"],
+                       others_share=0.25, min_cell_s=10)
+    debate_calls = calls[:4]
+    assert [(d, w) for d, w, _, _ in debate_calls] == [
+        ("bottomup", "fastpath"), ("encoded", "fastpath"), ("bottomup", "rx"),
+        ("encoded", "rx")], "the debate runs first, fastpath first"
+    assert debate_calls[0][2] == pytest.approx(120 / 4)
+    assert debate_calls[1][2] > debate_calls[0][2], "time a cell saves goes to the next"
+    assert [t for *_, t in debate_calls] == [0.005, 0.005, 0.01, 0.01]
+    # others: negoffset on both workloads; slicer1k/rx refused before anything runs
+    assert [(d, w) for d, w, _, _ in calls[4:]] == [("negoffset", "fastpath"),
+                                                   ("slicer1k", "fastpath"),
+                                                   ("negoffset", "rx")]
+    assert list(s.debate["label"]) == ["bottomup/fastpath", "bottomup/rx",
+                                       "encoded/fastpath", "encoded/rx"]
+    kinds = dict(zip(s.others["label"], s.others["kind"]))
+    assert kinds["slicer1k/rx"] == summary.NOT_APPLICABLE
+    assert s.spent_s <= 160 + 1e-9 and s.budget_s == 160
+
+
+def test_debate_cells_run_even_past_a_tiny_budget_and_the_rest_does_not(monkeypatch):
+    import types
+
+    now = [0.0]
+    ran = []
+
+    def fake_cell(baseline, design, workload, kw, *, budget, target, **common):
+        ran.append((design, workload, budget))
+        now[0] += budget
+        df = stats.simulate_pairs(3, 4, effect=0.0, sigma_pair=0.01, seed=len(ran))
+        v = stats.verdict(df.replace({"design": {"A": "topdown", "B": design}}),
+                          "topdown", design, resamples=1000)
+        return {"label": f"{design}/{workload}", "design": design, "workload": workload,
+                "baseline": baseline, "mde_target": target, "budget_s": budget,
+                "verdict": v, "reason": ""}
+
+    monkeypatch.setattr(summary, "_run_cell", fake_cell)
+    monkeypatch.setattr(summary, "_prebuild", lambda *a, **k: None)
+    monkeypatch.setattr(summary, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    s = summary.debate(20, designs=["bottomup"], others=["negoffset"],
+                       workloads=["fastpath", "rx"], min_cell_s=15)
+    assert [(d, w) for d, w, _ in ran] == [("bottomup", "fastpath"), ("bottomup", "rx")]
+    assert all(b == 15 for *_, b in ran), "a debate cell always gets min_cell_s"
+    assert set(s.others["kind"]) == {summary.NOT_RUN}
+    assert "spent before its turn" in s.others["reason"].iloc[0]
+    assert s.debate["kind"].isin(stats.KINDS).all()
+
+
+def test_equal_reasons_share_one_note():
+    s = _debate_summary()
+    extra = pd.DataFrame([{"label": f"{d}/rx", "design": d, "workload": "rx",
+                           "baseline": "topdown", "kind": summary.NOT_RUN,
+                           "kind_raw": summary.NOT_RUN, "resolved": False,
+                           "reason": "the budget of 300 s was spent before its turn"}
+                          for d in ("malloc", "null")])
+    s.others = pd.concat([s.others, extra], ignore_index=True)
+    text = summary.format_report(s, **HEADER)
+    assert text.count("spent before its turn") == 1
+    marks = [line.split("not run ")[1].split()[0] for line in text.splitlines()
+             if "not run [" in line]
+    assert len(marks) == 3 and len(set(marks)) == 1
+
+
+def test_mde_from_ci_inverts_halfwidth_for_mde():
+    hw = summary.halfwidth_for_mde(0.01)
+    lo, hi = math.exp(-math.log1p(hw)), math.exp(math.log1p(hw))
+    assert summary.mde_from_ci(lo, hi) == pytest.approx(0.01, rel=0.02)
+    assert summary.mde_from_ci(0.9, 1.2) > summary.mde_from_ci(0.99, 1.01)
