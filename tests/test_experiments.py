@@ -14,7 +14,8 @@ def test_grid_turns_run_warnings_into_a_flag(monkeypatch):
             warnings.warn("malloc/fastpath: 4 page faults in the timed region (arena not "
                           "prefaulted?)", RuntimeWarning, stacklevel=2)
         cpp = np.array([10.0, 11.0])
-        return types.SimpleNamespace(median_cycles_per_packet=10.5, cycles_per_packet=cpp,
+        return types.SimpleNamespace(median_cycles_per_packet=10.5, value_cycles_per_packet=10.5,
+                                     cycles_per_packet=cpp,
                                      ns_per_packet=cpp / 2.4, run_id=f"{design}-x")
 
     monkeypatch.setattr(experiments, "run", fake_run)

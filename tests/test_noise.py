@@ -32,6 +32,9 @@ def _comparison(n_builds=4, n_pairs=6, effect=0.0, sigma_build=0.004, sigma_pair
     df["warmup_value"] = math.nan
     df["t_start"] = df["seq"] * 0.5
     df["t_wall"] = 0.25
+    df["median_value"] = df["value"]
+    df["cut_samples"] = 0
+    df["tsc_step"] = 1.0
     obs = df[list(cmp.OBSERVATION_COLUMNS)]
     v = stats.verdict(obs, "topdown (A)", "topdown (B)", resamples=1000)
     builds = [cmp.BuildPair(b, b * 10, b * 10 + 1, "k", "k") for b in range(n_builds)]
@@ -57,7 +60,7 @@ def test_sample_sigma_reads_the_stored_batches(runs_root):
     import fraglib
 
     r = [fraglib.run("topdown", "fastpath", packets=2048, warmup=2, metadata=False,
-                     root=runs_root) for _ in range(2)]
+                     sample_batches=1, root=runs_root) for _ in range(2)]
     s, n = noise.sample_sigma([x.run_id for x in r], runs_root)
     logs = [np.log(x.cycles_per_packet) for x in r]    # measured batches only
     pooled = math.sqrt(sum(((v - v.mean()) ** 2).sum() for v in logs)
