@@ -23,48 +23,19 @@
 #include "frag.h"
 #include "page_frag.h"
 #include "page_frag_encoded.h"
+/* The 16-byte struct, refill, init, drain, inspect: shared with part2. */
+#include "page_frag_613.h"
 
-/* 64-bit: 8 + 4 + 4 = 16, no padding (mm_types_task.h after Part-1). */
-struct page_frag_cache {
-	unsigned long encoded_page;	/* va | order | pfmemalloc; 0 = empty */
-	uint32_t offset;		/* first free byte; counts up */
-	uint32_t pagecnt_bias;		/* references we still hold */
-};
-_Static_assert(sizeof(struct page_frag_cache) == 16,
-	       "6.13 struct is 16 B, the size of struct page_frag");
-_Static_assert(sizeof(struct page_frag_cache) <= FRAG_CACHE_STORAGE,
-	       "fits the box");
-
+/* Out of line here, so fraglib.codesize counts it with alloc and prepare. */
 static noinline struct page *__page_frag_cache_refill(struct page_frag_cache *nc,
 						      gfp_t gfp_mask)
 {
-	unsigned int order = PAGE_FRAG_CACHE_MAX_ORDER;
-	struct page *page;
-	gfp_t gfp = gfp_mask;
-
-	/* Order 3 opportunistically: no reclaim, no retry, no reserves. */
-	gfp_mask = (gfp_mask & ~__GFP_DIRECT_RECLAIM) | __GFP_COMP |
-		   __GFP_NOWARN | __GFP_NORETRY | __GFP_NOMEMALLOC;
-	page = alloc_pages(gfp_mask, PAGE_FRAG_CACHE_MAX_ORDER);
-	if (unlikely(!page)) {
-		FRAG_STAT_INC(nc, high_order_fallbacks);
-		page = alloc_pages(gfp, 0);
-		order = 0;
-	}
-	/* 0 on failure: the cache reads as empty, never as a stale page. */
-	nc->encoded_page = page ?
-		encoded_page_create(page, order, page_is_pfmemalloc(page)) : 0;
-	return page;
+	return __page_frag_cache_refill_inline(nc, gfp_mask);
 }
 
 void encoded_init(void *cache)
 {
-	struct page_frag_cache *nc = cache;
-
-	/* Only encoded_page matters: a refill writes the other two. */
-	nc->encoded_page = 0;
-	nc->offset = 0;
-	nc->pagecnt_bias = 0;
+	page_frag_cache_init(cache);
 }
 
 void *encoded_alloc(void *cache, unsigned int fragsz, unsigned int align_mask)
@@ -137,13 +108,7 @@ void encoded_free(void *addr)
 
 void encoded_drain(void *cache)
 {
-	struct page_frag_cache *nc = cache;
-
-	if (!nc->encoded_page)
-		return;
-	__page_frag_cache_drain(encoded_page_decode_page(nc->encoded_page),
-				nc->pagecnt_bias);
-	nc->encoded_page = 0;
+	page_frag_cache_drain(cache);
 }
 
 /* ---- Part-2 (not merged): prepare/commit ---- */
@@ -245,15 +210,7 @@ void *encoded_commit(void *cache, const struct frag_prepared *pf,
 
 static void encoded_inspect(const void *cache, struct frag_state *st)
 {
-	const struct page_frag_cache *nc = cache;
-	unsigned long encoded_page = nc->encoded_page;
-
-	st->va = encoded_page ? encoded_page_decode_virt(encoded_page) : NULL;
-	st->offset = nc->offset;
-	st->order = encoded_page_decode_order(encoded_page);
-	st->size = encoded_page ? PAGE_SIZE << st->order : 0;
-	st->bias = nc->pagecnt_bias;
-	st->pfmemalloc = encoded_page_decode_pfmemalloc(encoded_page);
+	page_frag_cache_inspect(cache, st);
 }
 
 const struct frag_ops frag_ops_encoded = {

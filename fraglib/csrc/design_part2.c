@@ -40,6 +40,8 @@
 #include "frag.h"
 #include "page_frag.h"
 #include "page_frag_encoded.h"
+/* The 6.13 struct, refill, init, drain, inspect: the patch keeps them. */
+#include "page_frag_613.h"
 
 /*
  * An EXPORT_SYMBOL'd function seen from its caller: a real call, and no
@@ -52,17 +54,6 @@
 #define __frag_exported		__attribute__((__noinline__, __noipa__))
 #endif
 
-/* 64-bit: 8 + 4 + 4 = 16, the 6.13 struct (mm_types_task.h). */
-struct page_frag_cache {
-	unsigned long encoded_page;	/* va | order | pfmemalloc; 0 = empty */
-	uint32_t offset;		/* first free byte; counts up */
-	uint32_t pagecnt_bias;		/* references we still hold */
-};
-_Static_assert(sizeof(struct page_frag_cache) == 16,
-	       "6.13 struct is 16 B, the size of struct page_frag");
-_Static_assert(sizeof(struct page_frag_cache) <= FRAG_CACHE_STORAGE,
-	       "fits the box");
-
 /* struct page_frag on 64-bit (include/linux/mm_types_task.h). */
 struct page_frag {
 	struct page *page;
@@ -71,25 +62,11 @@ struct page_frag {
 };
 _Static_assert(sizeof(struct page_frag) == 16, "64-bit struct page_frag");
 
+/* Unchanged by the patch: 6.13's, out of line as in design_encoded.c. */
 static noinline struct page *__page_frag_cache_refill(struct page_frag_cache *nc,
 						      gfp_t gfp_mask)
 {
-	unsigned int order = PAGE_FRAG_CACHE_MAX_ORDER;
-	struct page *page;
-	gfp_t gfp = gfp_mask;
-
-	/* Order 3 opportunistically: no reclaim, no retry, no reserves. */
-	gfp_mask = (gfp_mask & ~__GFP_DIRECT_RECLAIM) | __GFP_COMP |
-		   __GFP_NOWARN | __GFP_NORETRY | __GFP_NOMEMALLOC;
-	page = alloc_pages(gfp_mask, PAGE_FRAG_CACHE_MAX_ORDER);
-	if (unlikely(!page)) {
-		FRAG_STAT_INC(nc, high_order_fallbacks);
-		page = alloc_pages(gfp, 0);
-		order = 0;
-	}
-	nc->encoded_page = page ?
-		encoded_page_create(page, order, page_is_pfmemalloc(page)) : 0;
-	return page;
+	return __page_frag_cache_refill_inline(nc, gfp_mask);
 }
 
 /*
@@ -204,11 +181,7 @@ static __always_inline void *__page_frag_alloc_align(struct page_frag_cache *nc,
 
 void part2_init(void *cache)
 {
-	struct page_frag_cache *nc = cache;
-
-	nc->encoded_page = 0;
-	nc->offset = 0;
-	nc->pagecnt_bias = 0;
+	page_frag_cache_init(cache);
 }
 
 void *part2_alloc(void *cache, unsigned int fragsz, unsigned int align_mask)
@@ -223,13 +196,7 @@ void part2_free(void *addr)
 
 void part2_drain(void *cache)
 {
-	struct page_frag_cache *nc = cache;
-
-	if (!nc->encoded_page)
-		return;
-	__page_frag_cache_drain(encoded_page_decode_page(nc->encoded_page),
-				nc->pagecnt_bias);
-	nc->encoded_page = 0;
+	page_frag_cache_drain(cache);
 }
 
 /* ---- the Part-2 API itself: prepare, then commit with or without ref ---- */
@@ -279,15 +246,7 @@ void *part2_commit(void *cache, const struct frag_prepared *pf,
 
 static void part2_inspect(const void *cache, struct frag_state *st)
 {
-	const struct page_frag_cache *nc = cache;
-	unsigned long encoded_page = nc->encoded_page;
-
-	st->va = encoded_page ? encoded_page_decode_virt(encoded_page) : NULL;
-	st->offset = nc->offset;
-	st->order = encoded_page_decode_order(encoded_page);
-	st->size = encoded_page ? PAGE_SIZE << st->order : 0;
-	st->bias = nc->pagecnt_bias;
-	st->pfmemalloc = encoded_page_decode_pfmemalloc(encoded_page);
+	page_frag_cache_inspect(cache, st);
 }
 
 const struct frag_ops frag_ops_part2 = {

@@ -63,6 +63,35 @@ static inline struct page *encoded_page_decode_page(unsigned long encoded)
 }
 
 /*
+ * The page half of the refill, the same text in 6.13's
+ * __page_frag_cache_refill() (page_frag_613.h) and in the series' v12/v13
+ * one (page_frag_reload.h): order 3 opportunistically, without reclaim,
+ * retries or reserves, then order 0 with the caller's flags.  *@order says
+ * which one @page is; @nc only carries the fallback counter.  Always
+ * inline: the code lands in each design's own refill.
+ */
+struct page_frag_cache;
+
+static __always_inline struct page *
+page_frag_cache_alloc_pages(struct page_frag_cache *nc, gfp_t gfp_mask,
+			    unsigned int *order)
+{
+	struct page *page;
+	gfp_t gfp = gfp_mask;
+
+	*order = PAGE_FRAG_CACHE_MAX_ORDER;
+	gfp_mask = (gfp_mask & ~__GFP_DIRECT_RECLAIM) | __GFP_COMP |
+		   __GFP_NOWARN | __GFP_NORETRY | __GFP_NOMEMALLOC;
+	page = alloc_pages(gfp_mask, PAGE_FRAG_CACHE_MAX_ORDER);
+	if (unlikely(!page)) {
+		FRAG_STAT_INC(nc, high_order_fallbacks);
+		page = alloc_pages(gfp, 0);
+		*order = 0;
+	}
+	return page;
+}
+
+/*
  * The v10 series' size helper.  An empty cache (0) reads as order 0:
  * harmless, remaining is 0 too.
  */

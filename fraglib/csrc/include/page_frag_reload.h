@@ -27,18 +27,9 @@ _Static_assert(sizeof(((struct page_frag_cache *)0)->encoded_va) ==
 static struct page *__page_frag_cache_refill(struct page_frag_cache *nc,
 					     gfp_t gfp_mask)
 {
-	unsigned int order = PAGE_FRAG_CACHE_MAX_ORDER;
-	struct page *page;
-	gfp_t gfp = gfp_mask;
+	unsigned int order;
+	struct page *page = page_frag_cache_alloc_pages(nc, gfp_mask, &order);
 
-	gfp_mask = (gfp_mask & ~__GFP_DIRECT_RECLAIM) | __GFP_COMP |
-		   __GFP_NOWARN | __GFP_NORETRY | __GFP_NOMEMALLOC;
-	page = alloc_pages(gfp_mask, PAGE_FRAG_CACHE_MAX_ORDER);
-	if (unlikely(!page)) {
-		FRAG_STAT_INC(nc, high_order_fallbacks);
-		page = alloc_pages(gfp, 0);
-		order = 0;
-	}
 	if (unlikely(!page)) {
 		nc->encoded_va = 0;
 		return NULL;
