@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated results store per test, small runs."""
+"""Shared fixtures: an isolated results store per test, small runs, a fresh
+page model."""
 
 import pytest
 
@@ -35,3 +36,18 @@ def clean_report(tmp_path):
         return pages
 
     return check
+
+
+@pytest.fixture
+def page_model():
+    """A fresh in-process page model (8 MiB arena) for the test; afterwards
+    the per-CPU lists are drained, and every page must be back and the
+    model consistent.  Modules that want it for every test say
+    ``pytestmark = pytest.mark.usefixtures("page_model")``."""
+    from fraglib.cache import PageModel, check_page_model, drain_pcp, init_page_model
+
+    init_page_model(8)
+    yield
+    drain_pcp()
+    assert PageModel.read().pages_in_use == 0, "a test leaked pages"
+    check_page_model()

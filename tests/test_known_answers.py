@@ -11,9 +11,10 @@ struct sizes.
 
 import pytest
 
-from fraglib.cache import (PAGE_SIZE, FragCache, PageModel, check_page_model,
-                           drain_pcp, init_page_model)
+from fraglib.cache import PAGE_SIZE, FragCache, PageModel, init_page_model
 from fraglib.designs import design_names, get_design
+
+pytestmark = pytest.mark.usefixtures("page_model")
 
 MAX = 32768                  # PAGE_FRAG_CACHE_MAX_SIZE
 BIAS0 = MAX + 1              # pagecnt_bias after a refill
@@ -25,15 +26,6 @@ PREPARE_DESIGNS = ("bottomup", "encoded", "remaining", "negoffset", "part2", "so
 SEQ = [(256, 1), (256, 1), (100, 64), (1, 1), (8, 64), (1000, 1)]
 UP_OFFSETS = [0, 256, 512, 612, 640, 648]
 DOWN_OFFSETS = [32512, 32256, 32128, 32127, 32064, 31064]
-
-
-@pytest.fixture(autouse=True)
-def model():
-    init_page_model(8)
-    yield
-    drain_pcp()
-    assert PageModel.read().pages_in_use == 0, "a test leaked pages"
-    check_page_model()
 
 
 def stored_offset(design, end):

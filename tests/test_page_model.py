@@ -13,18 +13,11 @@ import pytest
 
 import fraglib
 from fraglib.cache import (PAGE_SIZE, FragCache, PageModel, check_page_model,
-                           drain_pcp, init_page_model, pcp_state)
+                           init_page_model, pcp_state)
+
+pytestmark = pytest.mark.usefixtures("page_model")
 
 MAX = 32768
-
-
-@pytest.fixture(autouse=True)
-def model():
-    init_page_model(8)
-    yield
-    drain_pcp()
-    assert PageModel.read().pages_in_use == 0, "a test leaked pages"
-    check_page_model()
 
 
 def order3_pages(n):
