@@ -9,7 +9,7 @@ cycles/packet of each side and the wall seconds per pair. Also the ratio of
 the first sample of every round (cold after the peer ran) to the rest.
 
     .venv/bin/python benchmarks/bench_interleave.py [--pairs 12]
-        [--rounds 1,4,16] [--packets 262144,1048576]
+        [--rounds 1,4,16] [--packets 262144,1048576] [--sample-batches 64]
 """
 
 import argparse
@@ -27,10 +27,14 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=12)
     ap.add_argument("--rounds", default="1,4,16")
     ap.add_argument("--packets", default="262144,1048576")
+    ap.add_argument("--sample-batches", type=int, default=None,
+                    help="batches of 64 per timed sample (fastpath default 64)")
     ap.add_argument("--no-sequential", action="store_true")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     kw = dict(store=False, metadata=False, counters=False)
+    if args.sample_batches:
+        kw["sample_batches"] = args.sample_batches
     for packets in map(int, args.packets.split(",")):
         settings = [("seq", None)] if not args.no_sequential else []
         settings += [("inter", int(r)) for r in args.rounds.split(",")]

@@ -210,9 +210,14 @@ def _result(design, workload, doc, build, started, meta, freq_before, freq_after
         rounds=doc.get("rounds"))
 
 
-#: samples per round of an interleaved pair (:func:`run_pair`); see
-#: benchmarks/bench_mde.py for the measurement behind it
-HANDOFF_SAMPLES = 4
+#: samples per round of an interleaved pair (:func:`run_pair`).  On the
+#: 2-core EPYC VM (benchmarks/bench_interleave.py, topdown vs bottomup, 12
+#: pairs each, 2026-11-30) sigma_pair was 9.9 % sequential and 2.9, 4.0, 9.3 %
+#: with rounds of 1, 4, 16 samples (262144 packets), 0.7-1.9 % with 1-sample
+#: rounds at 1048576 packets: the machine's speed changes within a few
+#: samples (~30 us each), so the shortest round cancels it best; the handoff
+#: (two pipe writes, two context switches) is outside the timed interval.
+HANDOFF_SAMPLES = 1
 
 
 def run_pair(a: str, b: str, workload: str = "fastpath", *, first: str = "A",

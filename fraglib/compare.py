@@ -144,7 +144,10 @@ class Comparison:
         ``min_value`` their minimum, ``warmup_value`` the median of the
         discarded warm-up batches (NaN without warm-up), ``order`` the pair's
         ``"AB"``/``"BA"``, ``seq`` the process's position in the whole run,
-        ``t_start`` seconds since the start of the comparison.
+        ``t_start`` seconds since the start of the comparison,
+        ``interleaved`` whether its pair ran in lockstep (then ``order``
+        says which side ran the first round, both rows share ``t_start``
+        and each carries half the pair's wall time as ``t_wall``).
     wall_s : float
         Wall-clock seconds of the whole comparison (builds included).
     builds : tuple of BuildPair
