@@ -166,7 +166,8 @@ int frag_handoff_validate(const struct frag_params *p,
 		return -1;
 	}
 	fl = p->handoff_wfd >= 0 ? fcntl(p->handoff_wfd, F_GETFL) : -1;
-	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY || p->handoff_wfd == p->handoff_rfd) {
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY ||
+	    p->handoff_wfd == p->handoff_rfd) {
 		snprintf(err, len, "invalid handoff_wfd=%ld: allowed an open file "
 			 "descriptor, other than handoff_rfd, this engine can write "
 			 "the token to", p->handoff_wfd);
