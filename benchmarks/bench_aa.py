@@ -40,6 +40,10 @@ def main() -> None:
     ap.add_argument("--packets", type=int, default=None, help="default 131072 (65536 quick)")
     ap.add_argument("--seed", type=int, default=1000, help="first comparison's seed")
     ap.add_argument("--resamples", type=int, default=2000)
+    ap.add_argument("--no-interleave", action="store_true",
+                    help="run each pair's processes one after the other")
+    ap.add_argument("--handoff-samples", type=int, default=None,
+                    help="samples per interleaved round (default fraglib.api.HANDOFF_SAMPLES)")
     ap.add_argument("--quick", action="store_true",
                     help="6 comparisons, 2 builds x 3 pairs, 65536 packets")
     args = ap.parse_args()
@@ -54,7 +58,9 @@ def main() -> None:
         c = cmp.compare(args.design, args.design, workload=args.workload, aa=True,
                         builds=args.builds, processes=args.processes,
                         packets=args.packets, seed=args.seed + i, store=False,
-                        progress=False, resamples=args.resamples, metadata=False)
+                        progress=False, resamples=args.resamples, metadata=False,
+                        interleave=False if args.no_interleave else None,
+                        handoff_samples=args.handoff_samples)
         v = c.verdict
         rows.append(v)
         print(f"  A/A {i + 1:2d}: {v.kind:16s} effect {100 * (v.effect - 1):+6.2f} %  "
@@ -68,7 +74,8 @@ def main() -> None:
     n = len(rows)
     print(f"bench_aa: {args.design}/{args.workload} against itself, {n} independent A/A "
           f"comparisons of {args.builds} layout builds x {args.processes} ABBA pairs, "
-          f"packets={args.packets}; load average {os.getloadavg()[0]:.2f}; {wall:.0f} s")
+          f"packets={args.packets}, "
+          f"{'sequential' if args.no_interleave else 'interleaved'} pairs; load average {os.getloadavg()[0]:.2f}; {wall:.0f} s")
     print(f"  report a difference:  {diff} of {n} (goal <= {max(1, round(n / 10))}; "
           f"about {0.05 * n:.1f} expected at 95 %)")
     print(f"  layout-sensitive:     {sens} of {n}")

@@ -125,7 +125,8 @@ def cmd_compare(args) -> int:
     v = _compare.compare(args.a, args.b, workload=args.workload, builds=args.builds,
                          processes=args.processes, aa=args.aa, budget=args.budget,
                          slowdown=args.slowdown, seed=args.seed, store=not args.no_store,
-                         **params)
+                         interleave=False if args.no_interleave else None,
+                         handoff_samples=args.handoff_samples, **params)
     print(v.text)
     return 0
 
@@ -240,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0,
                    help="seed of the layout builds, ABBA orders and env pads (default 0)")
     s.add_argument("--no-store", action="store_true", help="do not write result files")
+    s.add_argument("--no-interleave", action="store_true",
+                   help="run a pair's two processes one after the other (default for "
+                        "fastpath, rx and tx: concurrently, in lockstep on one CPU)")
+    s.add_argument("--handoff-samples", type=int, default=None,
+                   help="samples per round of an interleaved pair (default 1)")
     s.add_argument("--resume", action="store_true",
                    help="reuse the runs a killed comparison with the same arguments "
                         "already stored; run only the rest")

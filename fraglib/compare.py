@@ -69,7 +69,7 @@ OBSERVATION_COLUMNS = (
     "build", "pair", "design", "value",          # the stats data model
     "role", "order", "seq", "run_id", "env_pad", "layout_seed", "build_key",
     "min_value", "n_samples", "warmup_samples", "warmup_value", "t_start", "t_wall",
-    "median_value", "cut_samples", "tsc_step",
+    "median_value", "cut_samples", "tsc_step", "interleaved",
 )
 
 # Interim CI checks in budget mode use fewer resamples; the final verdict
@@ -144,7 +144,10 @@ class Comparison:
         ``min_value`` their minimum, ``warmup_value`` the median of the
         discarded warm-up batches (NaN without warm-up), ``order`` the pair's
         ``"AB"``/``"BA"``, ``seq`` the process's position in the whole run,
-        ``t_start`` seconds since the start of the comparison.
+        ``t_start`` seconds since the start of the comparison,
+        ``interleaved`` whether its pair ran in lockstep (then ``order``
+        says which side ran the first round, both rows share ``t_start``
+        and each carries half the pair's wall time as ``t_wall``).
     wall_s : float
         Wall-clock seconds of the whole comparison (builds included).
     builds : tuple of BuildPair
@@ -167,6 +170,12 @@ class Comparison:
     measured_s : float
         Seconds from the start until the last pair ended (what the budget
         governs; ``wall_s`` adds the final bootstrap).
+    interleave : bool
+        Whether each pair's two processes ran concurrently in lockstep on
+        one CPU (:func:`fraglib.api.run_pair`) rather than one after the
+        other.
+    handoff_samples : int or None
+        Samples per round of an interleaved pair, else None.
     """
 
     a: str
@@ -187,6 +196,8 @@ class Comparison:
     stop_reason: str = ""
     ci_method: str = "hierarchical bootstrap"
     measured_s: float = math.nan
+    interleave: bool = False
+    handoff_samples: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
@@ -253,6 +264,7 @@ class Comparison:
         per_pair = float(obs["t_wall"].sum()) / max(1, len(obs) // 2)
         n_b = max(1, len(self.builds))
         rest = max(0.0, self.wall_s - float(obs["t_wall"].sum()))
+        # an interleaved pair's two rows each carry half its wall time
         return {"seconds_per_process": float(obs["t_wall"].mean()),
                 "seconds_per_pair": per_pair, "seconds_per_build": rest / n_b}
 
@@ -263,8 +275,11 @@ class Comparison:
         kind = ("A/A calibration, sides on different layout builds; "
                 if self.aa and self.a == self.b else "")
         inj = f"B with {self.slowdown} injected dependent adds; " if self.slowdown else ""
+        how = (f"randomized ABBA pairs run interleaved in lockstep on one CPU "
+               f"({self.handoff_samples}-sample rounds, ABBA = who starts)"
+               if self.interleave else "randomized ABBA pairs")
         return (f"{self.workload}{extra}: {kind}{inj}{self.n_processes} fresh engine "
-                f"processes in randomized ABBA pairs over {self.verdict.n_builds} layout "
+                f"processes in {how} over {self.verdict.n_builds} layout "
                 f"builds, per-process mean of samples (disturbed ones cut); {self.ci_method}; "
                 f"{self.wall_s:.0f} s")
 
@@ -353,6 +368,29 @@ def _validate(a, b, workload, builds, processes, aa, budget, slowdown, seed, res
     return {**effective, **run_kw}, wl_params
 
 
+def _check_interleave(interleave, handoff_samples, workload: str, wl_params: dict,
+                      default_samples: int) -> tuple[bool, int]:
+    """Resolve ``interleave`` (None: by workload) and ``handoff_samples``."""
+    cpu2 = wl_params.get("cpu2", -1)
+    two_threads = workload == "ring" or (isinstance(cpu2, int) and cpu2 >= 0)
+    if interleave is None:
+        interleave = not two_threads
+    if not isinstance(interleave, (bool, np.bool_)):
+        raise ParameterError("interleave", interleave, "True, False or None (by workload)")
+    if interleave and two_threads:
+        raise ParameterError("interleave", interleave,
+                             f"False for workload {workload}"
+                             + (f" with cpu2={cpu2}" if workload != "ring" else "")
+                             + " (two threads: the token cannot stop the second one)")
+    if handoff_samples is None:
+        handoff_samples = default_samples
+    if isinstance(handoff_samples, bool) or not isinstance(handoff_samples, (int, np.integer)) \
+            or not 1 <= handoff_samples <= 1 << 20:
+        raise ParameterError("handoff_samples", handoff_samples,
+                             f"an integer in [1, {1 << 20}] (samples per round)")
+    return bool(interleave), int(handoff_samples)
+
+
 # ---- the experiment -----------------------------------------------------------
 
 
@@ -382,6 +420,7 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
             slowdown: int = 0, seed: int = 0, store: bool = True, root=None,
             progress: bool = True, resamples: int = 10_000,
             target_halfwidth: float = 0.0025, confidence: float = 0.95,
+            interleave: bool | None = None, handoff_samples: int | None = None,
             **params) -> Comparison:
     """Compare design B against baseline A and return a verdict with its data.
 
@@ -426,6 +465,19 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
         Budget mode: stop once ``(ci_hi - ci_lo) / 2`` is below this.
     confidence : float, default 0.95
         Level of the interval (and of the per-build sign tests).
+    interleave : bool, optional
+        Run each pair's two processes concurrently, pinned to one CPU, in
+        lockstep rounds of `handoff_samples` samples
+        (:func:`fraglib.api.run_pair`); the pair's ABBA order says which
+        side runs the first round. Both sides then see the same mixture of
+        the machine's speed modes, and the paired ratio cancels them (run
+        one after the other, a mode switch between A and B lands fully in
+        the ratio). Default: True for single-thread workloads (fastpath,
+        rx and tx without ``cpu2``), False for ring and ``cpu2 >= 0``,
+        where True is refused.
+    handoff_samples : int, optional
+        Samples per round when interleaved; default
+        :data:`fraglib.api.HANDOFF_SAMPLES`.
     **params
         Run parameters (``packets``, ``size``, ``align``, ``batch``,
         ``warmup``, ``cpu``, ``counters``, ``metadata``, ``timeout``) and
@@ -442,11 +494,13 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
         Bad input (named): nothing was built or run. Also when the budget
         left room for fewer than 2 pairs.
     """
-    from .api import run
+    from .api import HANDOFF_SAMPLES, run, run_pair
 
     params = dict(params)
     run_kw, wl_params = _validate(a, b, workload, builds, processes, aa, budget,
                                   slowdown, seed, resamples, target_halfwidth, params)
+    interleave, handoff_samples = _check_interleave(interleave, handoff_samples,
+                                                    workload, wl_params, HANDOFF_SAMPLES)
     confidence = _stats._check_confidence(confidence)
     builds, processes, slowdown = int(builds), int(processes), int(slowdown)
     label_a, label_b = _labels(a, b, slowdown)
@@ -476,8 +530,16 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
                 provenance={"compare_id": compare_id, "compare_build": bp.build,
                             "compare_pair": pair, "compare_role": role,
                             "compare_order": order, "slowdown": slowdown if role == "B" else 0,
-                            "aa": bool(aa)},
+                            "aa": bool(aa), "interleaved": False},
                 **run_kw, **wl_params)
+        return row_of(r, bp, role, pair, order, pad, started,
+                      time.monotonic() - started, False)
+
+    def row_of(r, bp: BuildPair, role: str, pair: int, order: str, pad: int,
+               started: float, t_wall: float, inter: bool) -> dict:
+        nonlocal seq
+        lab = label_a if role == "A" else label_b
+        lseed = bp.a_seed if role == "A" else bp.b_seed
         cpp = r.cycles_per_packet
         warm = r.cycles[:r.warmup_samples] / r.packets[:r.warmup_samples]
         summary = r.process_summary
@@ -489,9 +551,32 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
                 "min_value": float(cpp.min()), "n_samples": int(len(cpp)),
                 "warmup_samples": int(r.warmup_samples),
                 "warmup_value": float(np.median(warm)) if len(warm) else math.nan,
-                "t_start": started - t0, "t_wall": time.monotonic() - started,
+                "t_start": started - t0, "t_wall": t_wall,
                 "median_value": summary["median"], "cut_samples": summary["cut"],
-                "tsc_step": r.tsc_step if r.tsc_step is not None else math.nan}
+                "tsc_step": r.tsc_step if r.tsc_step is not None else math.nan,
+                "interleaved": inter}
+
+    def one_pair(bp: BuildPair, pair: int, order: str) -> list[dict]:
+        """Both processes of a pair at once, in lockstep; their two rows."""
+        pads = {role: int(rng.integers(0, 4096)) for role in "AB"}
+        started = time.monotonic()
+        prov = {role: {"compare_id": compare_id, "compare_build": bp.build,
+                       "compare_pair": pair, "compare_role": role, "compare_order": order,
+                       "slowdown": slowdown if role == "B" else 0, "aa": bool(aa)}
+                for role in "AB"}
+        ra, rb = run_pair(a, b, workload, first=order[0], handoff_samples=handoff_samples,
+                          layout_seed_a=bp.a_seed, layout_seed_b=bp.b_seed,
+                          extra_flags_b=slowdown_flags(slowdown), env_pad_a=pads["A"],
+                          env_pad_b=pads["B"], store=store, root=root,
+                          provenance_a=prov["A"], provenance_b=prov["B"],
+                          **run_kw, **wl_params)
+        wall = time.monotonic() - started
+        out = []
+        for role in order:
+            r = ra if role == "A" else rb
+            out.append(row_of(r, bp, role, pair, order, pads[role], started,
+                              wall / 2.0, True))
+        return out
 
     def halfwidth_now() -> float:
         """Half-width of the interval the verdict would report now."""
@@ -520,8 +605,11 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
             p = n_pairs_of.get(bp.build, 0)
             order = "AB" if rng.random() < 0.5 else "BA"
             ts = time.monotonic()
-            for role in order:
-                rows.append(one_process(bp, role, p, order))
+            if interleave:
+                rows.extend(one_pair(bp, p, order))
+            else:
+                for role in order:
+                    rows.append(one_process(bp, role, p, order))
             pair_times.append(time.monotonic() - ts)
             n_pairs_of[bp.build] = p + 1
             bar.update(1)
@@ -581,7 +669,8 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
                       seed=int(seed), budget=None if budget is None else float(budget),
                       target_halfwidth=float(target_halfwidth) if budget is not None else None,
                       stop_reason=stop_reason, ci_method=ci_method,
-                      measured_s=measured_s)
+                      measured_s=measured_s, interleave=interleave,
+                      handoff_samples=handoff_samples if interleave else None)
 
 
 def optimal_pairs(sigma_build: float, sigma_pair: float, seconds_per_build: float,

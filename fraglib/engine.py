@@ -22,8 +22,11 @@ from pathlib import Path
 
 from .exceptions import EngineError, ParameterError
 
-__all__ = ["engine_command", "run_engine", "ENV_PAD_VAR", "PROGRESS_AFTER_S",
-           "stderr_progress"]
+__all__ = ["engine_command", "run_engine", "run_engine_pair", "ENV_PAD_VAR",
+           "PROGRESS_AFTER_S", "stderr_progress", "HANDOFF_KEYS"]
+
+#: engine parameters of the lockstep handoff; run_engine_pair sets them
+HANDOFF_KEYS = ("handoff_rfd", "handoff_wfd", "handoff_samples", "handoff_wait")
 
 #: a run still going after this many seconds reports progress
 PROGRESS_AFTER_S = 3.0
@@ -132,7 +135,8 @@ def run_engine(path: str | os.PathLike, params: Mapping[str, object], *,
                env_pad: int | None = None, timeout: float | None = None,
                wrapper: Sequence[str] = (), env: Mapping[str, str] | None = None,
                pass_fds: Sequence[int] = (),
-               progress: Callable[[float], None] | None = None) -> dict:
+               progress: Callable[[float], None] | None = None,
+               on_start: Callable[[], None] | None = None) -> dict:
     """Run one engine process; return its parsed JSON document.
 
     Parameters
@@ -155,6 +159,10 @@ def run_engine(path: str | os.PathLike, params: Mapping[str, object], *,
     progress : callable, optional
         Called with the elapsed seconds about once a second once the run
         has taken :data:`PROGRESS_AFTER_S` (see :func:`stderr_progress`).
+    on_start : callable, optional
+        Called once the process exists (or failed to start), e.g. to close
+        the parent's copies of ``pass_fds`` so the engine sees EOF when its
+        peer goes (:func:`run_engine_pair`).
 
     Raises
     ------
@@ -172,9 +180,13 @@ def run_engine(path: str | os.PathLike, params: Mapping[str, object], *,
     cmd = [*wrapper, *engine_command(path, params)]
     design, workload = Path(path).name.removeprefix("fraglib-engine-"), params.get("workload")
     t0 = time.monotonic()
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env=_env(env_pad, env),
-                          pass_fds=tuple(pass_fds)) as proc:
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=_env(env_pad, env), pass_fds=tuple(pass_fds))
+    finally:
+        if on_start is not None:
+            on_start()
+    with proc:
         while True:
             elapsed = time.monotonic() - t0
             wait = 1.0 if progress is not None else None
@@ -210,3 +222,93 @@ def run_engine(path: str | os.PathLike, params: Mapping[str, object], *,
     doc["_stderr"] = err
     doc["_env_pad"] = env_pad
     return doc
+
+
+def run_engine_pair(path_a: str | os.PathLike, params_a: Mapping[str, object],
+                    path_b: str | os.PathLike, params_b: Mapping[str, object], *,
+                    handoff_samples: int, first: str = "A",
+                    env_pad_a: int | None = None, env_pad_b: int | None = None,
+                    timeout: float | None = None) -> tuple[dict, dict]:
+    """Run two engines concurrently in lockstep; return both documents.
+
+    The two processes should be pinned to the same CPU (``cpu`` in both
+    parameter sets). They pass a one-byte token through two pipes, so they
+    run in alternating rounds of ``handoff_samples`` samples: a machine
+    whose speed changes with time then shows both the same mixture of
+    speeds, and their ratio cancels it. The handoff runs between samples,
+    outside the timed interval (``csrc/engine.c``). Each side gets its own
+    random environment pad.
+
+    Parameters
+    ----------
+    path_a, path_b : path
+        The two engine executables.
+    params_a, params_b : mapping
+        Their parameters, without the ``handoff_*`` keys (set here).
+    handoff_samples : int
+        Samples per round (>= 1).
+    first : {"A", "B"}
+        Which side runs the first round (the other waits for the token).
+    env_pad_a, env_pad_b : int, optional
+        Environment pads; random in [0, 4095] when None.
+    timeout : float, optional
+        Seconds before each process is killed.
+
+    Returns
+    -------
+    (dict, dict)
+        The documents of A and B, as :func:`run_engine` returns them.
+
+    Raises
+    ------
+    ParameterError
+        A bad ``handoff_samples`` or ``first``, or either engine rejected a
+        parameter.
+    EngineError
+        Either engine failed (it names that engine's design); when both
+        did, A's error, with B's as its cause.
+    """
+    if isinstance(handoff_samples, bool) or not isinstance(handoff_samples, int) \
+            or not 1 <= handoff_samples <= 1 << 20:
+        raise ParameterError("handoff_samples", handoff_samples,
+                             f"an integer in [1, {1 << 20}] (samples per round)")
+    if first not in ("A", "B"):
+        raise ParameterError("first", first, '"A" or "B" (the side that starts)')
+    for name, params in (("params_a", params_a), ("params_b", params_b)):
+        for k in HANDOFF_KEYS:
+            if k in params:
+                raise ParameterError(k, params[k], f"not set in {name}: run_engine_pair "
+                                     "sets it")
+    from concurrent.futures import ThreadPoolExecutor
+
+    a_to_b, b_to_a = os.pipe(), os.pipe()      # (read, write) each
+    fds_a = (b_to_a[0], a_to_b[1])
+    fds_b = (a_to_b[0], b_to_a[1])
+    open_fds = set(fds_a + fds_b)
+
+    def closer(fds):
+        def close():
+            for fd in fds:
+                if fd in open_fds:
+                    open_fds.discard(fd)
+                    os.close(fd)
+        return close
+
+    def side(path, params, fds, wait, pad):
+        p = {**params, "handoff_rfd": fds[0], "handoff_wfd": fds[1],
+             "handoff_samples": handoff_samples, "handoff_wait": int(wait)}
+        return run_engine(path, p, env_pad=pad, timeout=timeout, pass_fds=fds,
+                          on_start=closer(fds))
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            fa = pool.submit(side, path_a, params_a, fds_a, first == "B", env_pad_a)
+            fb = pool.submit(side, path_b, params_b, fds_b, first == "A", env_pad_b)
+            ea, eb = fa.exception(), fb.exception()
+    finally:
+        closer(tuple(open_fds))()
+    if ea is not None:
+        raise ea from eb
+    if eb is not None:
+        raise eb
+    return fa.result(), fb.result()

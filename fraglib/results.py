@@ -53,6 +53,10 @@ class RunResult:
         One mapping per measured thread, as the engine printed it.
     provenance : Mapping
         Machine, build, git and time.
+    rounds : numpy.ndarray or None
+        Round index of each sample in an interleaved run
+        (:func:`fraglib.run_pair`; a round starts right after the peer
+        engine ran), else None.
     """
 
     design: str
@@ -69,6 +73,7 @@ class RunResult:
     provenance: Mapping[str, Any] = field(default_factory=dict)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     schema: int = SCHEMA_VERSION
+    rounds: Any = None
 
     def __post_init__(self):
         cycles = np.asarray(self.cycles, dtype=np.int64)
@@ -92,6 +97,13 @@ class RunResult:
         for name in ("params", "metrics", "pages", "stats", "provenance"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         object.__setattr__(self, "counters", tuple(_frozen(c) for c in self.counters))
+        if self.rounds is not None:
+            rounds = np.asarray(self.rounds, dtype=np.int64)
+            if rounds.shape != cycles.shape:
+                raise ValueError(f"rounds {rounds.shape} must have one entry per "
+                                 f"sample ({cycles.shape})")
+            rounds.setflags(write=False)
+            object.__setattr__(self, "rounds", rounds)
 
     # -- derived views ---------------------------------------------------------
     @property
@@ -164,6 +176,8 @@ class RunResult:
             "metrics": dict(self.metrics), "pages": dict(self.pages),
             "stats": dict(self.stats), "counters": [dict(c) for c in self.counters],
             "provenance": dict(self.provenance),
+            # only interleaved runs have it: older documents stay as they were
+            **({"rounds": self.rounds.tolist()} if self.rounds is not None else {}),
         }
 
     @classmethod

@@ -66,6 +66,9 @@ ENGINE_PARAMS = MappingProxyType({
     "defer_max": (_INT, 0, 1 << 20),
     "sample_batches": (_INT, 1, 1 << 20), "rerandomize": (_INT, 0, 1),
     "fault": (_INT, 0, 4),  # test only: 1 SIGSEGV, 2 abort, 3 hang, 4 malformed output
+    # lockstep interleaving of two engines on one CPU (engine.run_engine_pair)
+    "handoff_rfd": (_INT, -1, 65535), "handoff_wfd": (_INT, -1, 65535),
+    "handoff_samples": (_INT, 0, 1 << 20), "handoff_wait": (_INT, 0, 1),
 })
 #: rx small-head routes (csrc/params.c frag_params_resolve): a 1 KiB slice of
 #: page_frag_alloc_1k() (6.3-6.13), the kmalloc-1k stand-in (<= 6.2, >= 6.14),

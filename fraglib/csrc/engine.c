@@ -13,12 +13,16 @@
  * one-line message on stderr, nothing on stdout), 1 run failure.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "design_direct.h"
 #include "engine.h"
@@ -46,8 +50,181 @@ int frag_reserve_samples(struct frag_run *r, long n)
 	/* Touch it now: a first-touch fault inside the region is a bug. */
 	memset(r->cycles + r->cap, 0, (n - r->cap) * sizeof(*c));
 	memset(r->packets + r->cap, 0, (n - r->cap) * sizeof(*k));
+	if (r->p && r->p->handoff_samples) {
+		uint32_t *rd = realloc(r->rounds, n * sizeof(*rd));
+		uint64_t *st;
+
+		if (!rd)
+			return -1;
+		r->rounds = rd;
+		st = realloc(r->stamps, n * sizeof(*st));
+		if (!st)
+			return -1;
+		r->stamps = st;
+		memset(r->rounds + r->cap, 0, (n - r->cap) * sizeof(*rd));
+		memset(r->stamps + r->cap, 0, (n - r->cap) * sizeof(*st));
+	}
 	r->cap = n;
 	return 0;
+}
+
+/*
+ * Lockstep interleaving (issue 9).  Two engine processes pinned to one
+ * CPU pass a one-byte token through two pipes, so they run in alternate
+ * rounds of handoff_samples samples.  A VM whose speed changes with time
+ * (two machine modes, each lasting many samples) then shows both designs
+ * the same mix of modes, and the pair's ratio cancels it; run one after
+ * the other, a mode switch between them lands fully in the ratio.  The
+ * handoff runs between samples, never inside a timed interval.  When the
+ * peer goes (EOF, EPIPE: it finished or died), this engine carries on
+ * alone rather than fail a run whose samples are all still valid.
+ */
+static void handoff_gone(struct frag_run *r)
+{
+	if (r->ho_wfd >= 0)
+		close(r->ho_wfd);
+	if (r->ho_rfd >= 0)
+		close(r->ho_rfd);
+	r->ho_rfd = r->ho_wfd = -1;
+	if (r->ho_peer_gone < 0)
+		r->ho_peer_gone = r->nsamples;
+}
+
+static int handoff_put(struct frag_run *r)
+{
+	char c = 't';
+	ssize_t n;
+
+	if (r->ho_wfd < 0)
+		return -1;
+	do
+		n = write(r->ho_wfd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1) {
+		handoff_gone(r);
+		return -1;
+	}
+	return 0;
+}
+
+static int handoff_get(struct frag_run *r)
+{
+	char c;
+	ssize_t n;
+
+	if (r->ho_rfd < 0)
+		return -1;
+	do
+		n = read(r->ho_rfd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1) {
+		handoff_gone(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* End of a round: give the peer the token and wait for it to come back. */
+static noinline void handoff_round(struct frag_run *r)
+{
+	r->ho_left = r->p->handoff_samples;
+	if (handoff_put(r))
+		return;
+	/* The peer ran (a round, or its last samples): the next round is cold. */
+	r->ho_round++;
+	r->ho_handoffs++;
+	handoff_get(r);
+}
+
+int frag_handoff_validate(const struct frag_params *p,
+			  const struct frag_workload *wl, char *err, size_t len)
+{
+	bool on = p->handoff_samples > 0;
+	int fl;
+
+	if (!on && (p->handoff_rfd >= 0 || p->handoff_wfd >= 0 || p->handoff_wait)) {
+		snprintf(err, len, "invalid handoff_samples=0: allowed 1..%d when "
+			 "handoff_rfd, handoff_wfd or handoff_wait is set (the round "
+			 "length of an interleaved run)", 1 << 20);
+		return -1;
+	}
+	if (!on)
+		return 0;
+	/* A token passed between processes cannot stop a second thread. */
+	if (!strcmp(wl->name, "ring") || (wl->threads > 1 && p->cpu2 >= 0)) {
+		snprintf(err, len, "invalid handoff_samples=%ld: allowed 0 for "
+			 "workload %s with %s (two threads: the peer engine's rounds "
+			 "would not stop the second one)", p->handoff_samples,
+			 wl->name, strcmp(wl->name, "ring") ? "cpu2 >= 0" : "its pop thread");
+		return -1;
+	}
+	fl = p->handoff_rfd >= 0 ? fcntl(p->handoff_rfd, F_GETFL) : -1;
+	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY) {
+		snprintf(err, len, "invalid handoff_rfd=%ld: allowed an open file "
+			 "descriptor this engine can read the peer's token from",
+			 p->handoff_rfd);
+		return -1;
+	}
+	fl = p->handoff_wfd >= 0 ? fcntl(p->handoff_wfd, F_GETFL) : -1;
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY ||
+	    p->handoff_wfd == p->handoff_rfd) {
+		snprintf(err, len, "invalid handoff_wfd=%ld: allowed an open file "
+			 "descriptor, other than handoff_rfd, this engine can write "
+			 "the token to", p->handoff_wfd);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Before the first sample.  The engine that waits says it is ready, then
+ * waits for the token; the other waits for "ready" before it starts, so
+ * no round is timed while the peer is still starting up on the same CPU
+ * (TSC calibration, prefaulting the arena).
+ */
+static void handoff_start(struct frag_run *r)
+{
+	const struct frag_params *p = r->p;
+
+	r->ho_rfd = r->ho_wfd = -1;
+	r->ho_peer_gone = -1;
+	if (!p->handoff_samples)
+		return;
+	/* A peer that died must read as EOF/EPIPE here, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	r->ho_rfd = p->handoff_rfd;
+	r->ho_wfd = p->handoff_wfd;
+	r->ho_left = p->handoff_samples;
+	if (p->handoff_wait && handoff_put(r))
+		return;
+	handoff_get(r);
+}
+
+/*
+ * After the last sample: pass the token on (the peer may have samples
+ * left), say so by closing our end, and wait until the peer has finished
+ * too, so that our drain and output never run beside its timed samples.
+ */
+static void handoff_finish(struct frag_run *r)
+{
+	char c;
+	ssize_t n;
+
+	if (r->ho_wfd < 0)
+		goto out;
+	handoff_put(r);
+	if (r->ho_wfd >= 0)
+		close(r->ho_wfd);
+	r->ho_wfd = -1;
+	while (r->ho_rfd >= 0) {
+		n = read(r->ho_rfd, &c, 1);
+		if (n == 0 || (n < 0 && errno != EINTR))
+			break;
+	}
+out:
+	if (r->ho_rfd >= 0)
+		close(r->ho_rfd);
+	r->ho_rfd = -1;
 }
 
 int frag_sample(struct frag_run *r, uint64_t cycles, uint32_t packets)
@@ -57,6 +234,15 @@ int frag_sample(struct frag_run *r, uint64_t cycles, uint32_t packets)
 		return -1;
 	r->cycles[r->nsamples] = cycles;
 	r->packets[r->nsamples] = packets;
+	if (unlikely(r->rounds)) {
+		/* Outside the timed interval; lets a test see the rounds alternate. */
+		r->rounds[r->nsamples] = r->ho_round;
+		r->stamps[r->nsamples] = frag_rdtscp();
+		r->nsamples++;
+		if (--r->ho_left <= 0)
+			handoff_round(r);
+		return 0;
+	}
 	r->nsamples++;
 	return 0;
 }
@@ -228,7 +414,19 @@ static void print_result(const struct frag_run *r, double tsc_hz,
 	json_str_array("packets", stdout);
 	for (i = 0; i < r->nsamples; i++)
 		printf("%s%u", i ? "," : "", r->packets[i]);
-	printf("], \"metrics\": {");
+	printf("], ");
+	if (r->rounds) {
+		json_str_array("rounds", stdout);
+		for (i = 0; i < r->nsamples; i++)
+			printf("%s%u", i ? "," : "", r->rounds[i]);
+		printf("], ");
+		json_str_array("stamps", stdout);
+		for (i = 0; i < r->nsamples; i++)
+			printf("%s%llu", i ? "," : "",
+			       (unsigned long long)r->stamps[i]);
+		printf("], ");
+	}
+	printf("\"metrics\": {");
 	for (i = 0; i < r->nmetrics; i++)
 		printf("%s\"%s\": %.17g", i ? ", " : "", r->metrics[i].name,
 		       r->metrics[i].value);
@@ -334,7 +532,8 @@ int main(int argc, char **argv)
 	if (frag_params_resolve(&p, FRAG_OPS.name, err, sizeof(err)) ||
 	    frag_params_check_cpu("cpu", p.cpu, err, sizeof(err)) ||
 	    frag_params_check_cpu("cpu2", p.cpu2, err, sizeof(err)) ||
-	    wl->validate(&p, err, sizeof(err)))
+	    wl->validate(&p, err, sizeof(err)) ||
+	    frag_handoff_validate(&p, wl, err, sizeof(err)))
 		return usage_error(err);
 
 	if (p.cpu >= 0) {
@@ -374,11 +573,21 @@ int main(int argc, char **argv)
 
 	frag_params_fault(&p);
 	faults = minor_faults();
+	handoff_start(&r);
 	if (wl->run(&r)) {
 		fprintf(stderr, "fraglib-engine: %s: %s\n", wl->name, r.err);
 		return 1;
 	}
+	handoff_finish(&r);
 	faults = minor_faults() - faults;
+	if (p.handoff_samples) {
+		/* Say the run was interleaved, and how it went. */
+		frag_metric(&r, "handoffs", (double)r.ho_handoffs);
+		/* Rounds this engine's samples span (not the final handoff). */
+		frag_metric(&r, "handoff_rounds", r.nsamples ?
+			    (double)r.rounds[r.nsamples - 1] + 1 : 0.0);
+		frag_metric(&r, "handoff_peer_gone_at", (double)r.ho_peer_gone);
+	}
 	frag_perf_read_close(&r.perf[0]);
 
 	frag_drain(r.nc);

@@ -86,6 +86,14 @@ static const struct param_def defs[] = {
 	  "1 = new stack depth and pointer-array offset every sample (fastpath)" },
 	{ "fault", P_LONG, F(fault), 0, 4,
 	  "test only: 1 SIGSEGV, 2 abort, 3 hang, 4 malformed output" },
+	{ "handoff_rfd", P_LONG, F(handoff_rfd), -1, 65535,
+	  "interleave: fd to read the peer engine's token from, -1 = off" },
+	{ "handoff_wfd", P_LONG, F(handoff_wfd), -1, 65535,
+	  "interleave: fd to write the token to the peer engine, -1 = off" },
+	{ "handoff_samples", P_LONG, F(handoff_samples), 0, 1 << 20,
+	  "interleave: samples per round before the token passes, 0 = off" },
+	{ "handoff_wait", P_LONG, F(handoff_wait), 0, 1,
+	  "interleave: 1 = wait for the peer's token before the first round" },
 };
 
 void frag_params_defaults(struct frag_params *p)
@@ -119,6 +127,8 @@ void frag_params_defaults(struct frag_params *p)
 	p->defer_max = 64;
 	p->sample_batches = 64;
 	p->rerandomize = 1;
+	p->handoff_rfd = -1;
+	p->handoff_wfd = -1;
 }
 
 static int check_choice(const char *key, const char *val,

@@ -60,6 +60,11 @@ struct frag_params {
 	long sample_batches;	/* batches per timed sample (fastpath) */
 	long rerandomize;	/* 1: move stack and pointer array per sample */
 	long fault;		/* test only: 1 segv, 2 abort, 3 hang, 4 garbage */
+	/* lockstep interleaving of two engine processes (issue 9) */
+	long handoff_rfd;	/* read the peer's token here; -1 = off */
+	long handoff_wfd;	/* write our token here; -1 = off */
+	long handoff_samples;	/* samples per round; 0 = off */
+	long handoff_wait;	/* 1: wait for the token before the first round */
 };
 
 struct frag_metric {
@@ -73,6 +78,8 @@ struct frag_metric {
  * @nc:      the cache (inside @box); workloads pass it to frag_alloc().
  * @cycles:  per-sample TSC cycles (warm-up samples first).
  * @packets: per-sample packet count.
+ * @rounds:  per-sample round index, with handoff on (else NULL).
+ * @stamps:  per-sample TSC at its end, with handoff on (else NULL).
  * @perf:    counters, one per measured thread.
  */
 struct frag_run {
@@ -81,7 +88,15 @@ struct frag_run {
 	void *nc;
 	uint64_t *cycles;
 	uint32_t *packets;
+	uint32_t *rounds;	/* per-sample round index (handoff runs) */
+	uint64_t *stamps;	/* per-sample TSC at its end (handoff runs) */
 	long nsamples, cap;
+	/* handoff state: fds are -1 once the peer has gone (EOF, EPIPE) */
+	int ho_rfd, ho_wfd;
+	long ho_left;		/* samples left in this round */
+	long ho_round;		/* round index of the next sample */
+	long ho_handoffs;	/* tokens passed to the peer */
+	long ho_peer_gone;	/* sample index at which the peer went, or -1 */
 	int nperf;
 	struct frag_perf perf[2];
 	int nmetrics;
@@ -112,6 +127,9 @@ int frag_sample(struct frag_run *r, uint64_t cycles, uint32_t packets);
 /* Make room for n samples before the measured region starts. */
 int frag_reserve_samples(struct frag_run *r, long n);
 void frag_metric(struct frag_run *r, const char *name, double value);
+/* Lockstep interleaving with a peer engine (engine.c): called by the engine. */
+int frag_handoff_validate(const struct frag_params *p,
+			  const struct frag_workload *wl, char *err, size_t len);
 
 /* params.c */
 void frag_params_defaults(struct frag_params *p);
