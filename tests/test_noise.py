@@ -35,6 +35,7 @@ def _comparison(n_builds=4, n_pairs=6, effect=0.0, sigma_build=0.004, sigma_pair
     df["median_value"] = df["value"]
     df["cut_samples"] = 0
     df["tsc_step"] = 1.0
+    df["interleaved"] = True
     obs = df[list(cmp.OBSERVATION_COLUMNS)]
     v = stats.verdict(obs, "topdown (A)", "topdown (B)", resamples=1000)
     builds = [cmp.BuildPair(b, b * 10, b * 10 + 1, "k", "k") for b in range(n_builds)]
