@@ -65,9 +65,14 @@ def build_reference(design: str = "null", layout_seed: int | None = None) -> Pat
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-            srcs, lflags = _build._layout(layout_seed,
-                                          [REF_SOURCE, _build.design_sources()[design]],
-                                          Path(tmp))
+            srcs = [REF_SOURCE, _build.design_sources()[design]]
+            lflags: tuple[str, ...] = ()
+            if layout_seed is not None:
+                order, align, pad_bytes = _build._layout(layout_seed, srcs)
+                pad = Path(tmp) / "layout_pad.c"
+                pad.write_text("__attribute__((used, noinline)) void frag_layout_pad(void)\n"
+                               f"{{ __asm__ __volatile__(\".skip {pad_bytes}, 0x90\"); }}\n")
+                srcs, lflags = [pad if p is None else p for p in order], (align,)
             exe = Path(tmp) / out.name
             cmd = [cc, *flags, *lflags, f"-I{_build.csrc_dir() / 'include'}",
                    *map(str, srcs), "-o", str(exe)]

@@ -9,7 +9,10 @@ Layout variants (``layout_seed``) are distinct engines from the same
 sources: the seed shuffles the object link order, picks the function
 alignment and inserts a padding function of random size in front of the
 design, which moves the hot code to another place in the text segment
-(Mytkowicz et al., ASPLOS'09; STABILIZER emulated by rebuilding).
+(Mytkowicz et al., ASPLOS'09; STABILIZER emulated by rebuilding). Objects
+are compiled once per design, flags and alignment and cached; a layout is a
+relink of them in its order with its padding object, so one costs a link,
+not a compile.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import random
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -147,43 +151,74 @@ def _key(*parts: object) -> str:
     return h.hexdigest()[:16]
 
 
-def _layout(seed: int | None, sources: list[Path], workdir: Path
-            ) -> tuple[list[Path], tuple[str, ...]]:
-    """Apply a layout variant: shuffled link order, alignment, padding."""
-    if seed is None:
-        return sources, ()
+def _layout(seed: int, sources: list[Path]) -> tuple[list[Path | None], str, int]:
+    """A layout variant: link order (None marks the padding object), the
+    function alignment and the padding's size, all drawn from `seed`."""
     rng = random.Random(seed)
-    pad = workdir / "layout_pad.c"
-    pad.write_text(
-        "/* generated: moves the code after it by a random amount */\n"
-        "__attribute__((used, noinline)) void frag_layout_pad(void)\n"
-        f"{{ __asm__ __volatile__(\".skip {rng.randrange(0, 4096)}, 0x90\"); }}\n")
-    order = list(sources)
+    pad_bytes = rng.randrange(0, 4096)
+    order: list[Path | None] = list(sources)
     rng.shuffle(order)
-    order.insert(rng.randrange(len(order) + 1), pad)
-    flags = (f"-falign-functions={rng.choice(LAYOUT_ALIGNS)}",
-             f"-DFRAG_LAYOUT_SEED={seed}")
-    return order, flags
+    order.insert(rng.randrange(len(order) + 1), None)
+    return order, f"-falign-functions={rng.choice(LAYOUT_ALIGNS)}", pad_bytes
+
+
+@contextmanager
+def _locked(out: Path):
+    """Hold ``out``'s build lock; yields True when it still has to be made."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / (out.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield not out.exists()
+
+
+def _run_cc(cmd: list[str], what: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise BuildError(f"building {what} failed", " ".join(cmd), proc.stderr)
+
+
+def _object(src: Path, flags: tuple[str, ...]) -> Path:
+    """Compile one source to an object, cached by tree, compiler and flags.
+
+    Layout builds share these: a new layout is a relink, so a comparison can
+    afford many layouts (the between-build variance is what limits it).
+    """
+    out = build_root() / "obj" / _key("object", src.name, flags) / (src.stem + ".o")
+    with _locked(out) as todo:
+        if todo:
+            with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+                tmp_out = Path(tmp) / out.name
+                _run_cc([compiler()[0], *flags, f"-I{CSRC / 'include'}", "-c",
+                         str(src), "-o", str(tmp_out)], out.name)
+                os.replace(tmp_out, out)
+    return out
 
 
 def _compile(out: Path, sources: list[Path], flags: tuple[str, ...],
              layout_seed: int | None = None) -> None:
     cc = compiler()[0]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = out.parent / (out.name + ".lock")
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if out.exists():
+    with _locked(out) as todo:
+        if not todo:
             return
         with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
             tmp_out = Path(tmp) / out.name
-            srcs, layout_flags = _layout(layout_seed, sources, Path(tmp))
-            cmd = [cc, *flags, *layout_flags, f"-I{CSRC / 'include'}",
-                   *map(str, srcs), "-o", str(tmp_out)]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode:
-                raise BuildError(f"building {out.name} failed", " ".join(cmd),
-                                 proc.stderr)
+            if layout_seed is None:
+                _run_cc([cc, *flags, f"-I{CSRC / 'include'}", *map(str, sources),
+                         "-o", str(tmp_out)], out.name)
+            else:
+                order, align, pad_bytes = _layout(layout_seed, sources)
+                oflags = (*flags, align)
+                pad = Path(tmp) / "layout_pad.c"
+                pad.write_text(
+                    "/* generated: moves the code after it by a random amount */\n"
+                    f"const int frag_layout_seed = {layout_seed};\n"
+                    "__attribute__((used, noinline)) void frag_layout_pad(void)\n"
+                    f"{{ __asm__ __volatile__(\".skip {pad_bytes}, 0x90\"); }}\n")
+                _run_cc([cc, *oflags, "-c", str(pad), "-o", str(pad.with_suffix(".o"))],
+                        out.name)
+                objs = [pad.with_suffix(".o") if src is None else _object(src, oflags)
+                        for src in order]
+                _run_cc([cc, *oflags, *map(str, objs), "-o", str(tmp_out)], out.name)
             os.replace(tmp_out, out)
 
 

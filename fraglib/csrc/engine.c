@@ -28,9 +28,13 @@
 #include "engine.h"
 #include "tsc.h"
 
-#ifndef FRAG_LAYOUT_SEED
-#define FRAG_LAYOUT_SEED 0
-#endif
+/*
+ * A layout build links a generated object that defines this (see
+ * fraglib/_build.py); the canonical build has none, so the weak reference
+ * is NULL.  A symbol rather than a -D flag: engine.c then compiles once per
+ * design and alignment, and a new layout is only a relink.
+ */
+extern const int frag_layout_seed __attribute__((weak));
 
 int frag_reserve_samples(struct frag_run *r, long n)
 {
@@ -399,7 +403,7 @@ static void print_result(const struct frag_run *r, double tsc_hz,
 	long i;
 
 	printf("{\"engine\": 1, \"design\": \"%s\", \"layout_seed\": %d, ",
-	       FRAG_OPS.name, FRAG_LAYOUT_SEED);
+	       FRAG_OPS.name, &frag_layout_seed ? frag_layout_seed : 0);
 	printf("\"struct_size\": %u, \"caps\": %u, ", FRAG_OPS.struct_size,
 	       FRAG_OPS.caps);
 	printf("\"params\": ");
