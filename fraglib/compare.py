@@ -620,9 +620,10 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
     wave, why, pairs_next = 0, None, processes
     try:
         while why is None:
-            # a new wave compiles 2 x builds engines: assume it costs what the
-            # slowest fresh compile did (_MIN_COMPILE_S a build before any)
-            est_compile = max([*compile_times, _MIN_COMPILE_S]) * builds
+            # a new wave builds 2 x builds engines: assume it costs what the
+            # last wave did (_MIN_COMPILE_S a build before any).  The first
+            # wave compiles the objects; later ones mostly relink them.
+            est_compile = (compile_times[-1] if compile_times else _MIN_COMPILE_S) * builds
             est_pair = float(np.median(pair_times)) if pair_times else 0.0
             if wave and not time_left_for(est_compile + est_pair):
                 # no room for new builds: more pairs for the ones there are
@@ -699,7 +700,7 @@ def _next_wave_pairs(rows: list[dict], a: str, b: str, processes: int,
         vc = _stats.variance_components(pd.DataFrame(rows), a, b)
     except ParameterError:
         return processes
-    c_b = max([*compile_times, _MIN_COMPILE_S])
+    c_b = compile_times[-1] if compile_times else _MIN_COMPILE_S
     c_p = float(np.median(pair_times)) if pair_times else 0.0
     return max(processes, optimal_pairs(vc["sigma_build"], vc["sigma_pair"], c_b, c_p,
                                         hi=max(64, processes)))
