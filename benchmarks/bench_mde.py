@@ -7,8 +7,8 @@ is spent. Prints the achieved minimum detectable effect (alpha 0.05, power
 0.8), the CI half-width, the wall time to reach them and the verdict. Goal:
 MDE <= 0.5 % within 5 minutes on a 2-core VM.
 
-    .venv/bin/python benchmarks/bench_mde.py [--budget 300] [--builds 4]
-        [--processes 8] [--packets 262144] [--target 0.0025]
+    .venv/bin/python benchmarks/bench_mde.py [--budget 300] [--builds 8]
+        [--processes 2] [--packets 262144] [--target 0.0025]
         [--no-interleave] [--handoff-samples N]
 
 By default each pair's two processes run interleaved in lockstep on one CPU
@@ -69,9 +69,10 @@ def main() -> None:
     ap.add_argument("--b", default="bottomup")
     ap.add_argument("--workload", default="fastpath")
     ap.add_argument("--budget", type=float, default=300.0, help="seconds (default 300)")
-    ap.add_argument("--builds", type=int, default=4, help="builds per wave (default 4)")
-    ap.add_argument("--processes", type=int, default=8,
-                    help="ABBA pairs per build in a wave (default 8)")
+    ap.add_argument("--builds", type=int, default=8, help="builds per wave (default 8)")
+    ap.add_argument("--processes", type=int, default=2,
+                    help="ABBA pairs per build in a wave, at least (default 2: layouts "
+                         "are relinks, so builds are cheap and sigma_build dominates)")
     ap.add_argument("--packets", type=int, default=262144)
     ap.add_argument("--target", type=float, default=0.0025,
                     help="CI half-width to stop at (default 0.0025 = ±0.25 %%)")
