@@ -21,6 +21,7 @@ import fcntl
 import hashlib
 import os
 import random
+import re
 import shutil
 import subprocess
 import tempfile
@@ -177,12 +178,32 @@ def _run_cc(cmd: list[str], what: str) -> None:
         raise BuildError(f"building {what} failed", " ".join(cmd), proc.stderr)
 
 
+#: what makes a source depend on the design an engine is built for.
+_DESIGN_MARKERS = ("FRAG_DESIGN", "FRAG_OPS", "design_direct.h", "wl_common.h")
+
+
+@lru_cache(maxsize=None)
+def _design_agnostic(src: Path) -> bool:
+    """True when neither `src` nor a header it includes names the design:
+    its object is then the same for every design and is shared."""
+    text = src.read_text()
+    for inc in re.findall(r'#include "([^"]+)"', text):
+        hdr = CSRC / "include" / inc
+        if hdr.exists():
+            text += hdr.read_text()
+    return not any(m in text for m in _DESIGN_MARKERS)
+
+
 def _object(src: Path, flags: tuple[str, ...]) -> Path:
     """Compile one source to an object, cached by tree, compiler and flags.
 
-    Layout builds share these: a new layout is a relink, so a comparison can
-    afford many layouts (the between-build variance is what limits it).
+    Every engine is a link of these: a layout is a relink in another order
+    with its padding object, so a comparison can afford many layouts (the
+    between-build variance is what limits it), and a source that does not
+    depend on the design is compiled once for all designs.
     """
+    if _design_agnostic(src):
+        flags = tuple(f for f in flags if not f.startswith("-DFRAG_DESIGN="))
     out = build_root() / "obj" / _key("object", src.name, flags) / (src.stem + ".o")
     with _locked(out) as todo:
         if todo:
@@ -195,16 +216,19 @@ def _object(src: Path, flags: tuple[str, ...]) -> Path:
 
 
 def _compile(out: Path, sources: list[Path], flags: tuple[str, ...],
-             layout_seed: int | None = None) -> None:
+             layout_seed: int | None = None, *, objects: bool = True) -> None:
     cc = compiler()[0]
     with _locked(out) as todo:
         if not todo:
             return
         with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
             tmp_out = Path(tmp) / out.name
-            if layout_seed is None:
+            if not objects:
                 _run_cc([cc, *flags, f"-I{CSRC / 'include'}", *map(str, sources),
                          "-o", str(tmp_out)], out.name)
+            elif layout_seed is None:
+                objs = [_object(src, flags) for src in sources]
+                _run_cc([cc, *flags, *map(str, objs), "-o", str(tmp_out)], out.name)
             else:
                 order, align, pad_bytes = _layout(layout_seed, sources)
                 oflags = (*flags, align)
@@ -263,7 +287,7 @@ def build_library() -> BuildInfo:
     key = _key("library", flags)
     out = build_root() / key / "libfraglib.so"
     if not out.exists():
-        _compile(out, _library_sources(), flags)
+        _compile(out, _library_sources(), flags, objects=False)
     return BuildInfo(out, key, source_hash(), compiler()[1], flags, None)
 
 
