@@ -461,7 +461,7 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
            workloads: Sequence[str] = WORKLOADS, *,
            others: Sequence[str] | None = None,
            mde_targets: Mapping[str, float] | None = None, others_share: float = 0.2,
-           min_cell_s: float = 15.0, builds: int = 2, processes: int = 3, seed: int = 0,
+           min_cell_s: float = 15.0, builds: int = 4, processes: int = 2, seed: int = 0,
            alpha: float = 0.05, workload_params: Mapping[str, Mapping] | None = None,
            store: bool = True, root=None, progress: bool = False, resamples: int = 10_000,
            **params) -> Summary:
