@@ -1,7 +1,7 @@
 """Checks that a rendered report is clean: no warnings, tracebacks or paths.
 
 A report is read and forwarded by people who never saw this machine: a
-``RuntimeWarning`` block, a traceback or ``/home/someone/...`` in it is noise
+``RuntimeWarning`` block, a traceback or a path of the author's home in it is noise
 at best and a leak at worst. :func:`problems` lists what a rendered HTML
 report (or any text) shows that it should not; the notebook smoke tests
 assert it is empty. Conditions worth reporting (page faults in the timed
