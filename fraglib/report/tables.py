@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .exceptions import ParameterError
+from ..exceptions import ParameterError
 
 __all__ = ["Table", "show", "signed_pct", "signed_rel", "pct", "ci_pct", "LABELS"]
 

@@ -6,7 +6,7 @@ at best and a leak at worst. :func:`problems` lists what a rendered HTML
 report (or any text) shows that it should not; the notebook smoke tests
 assert it is empty. Conditions worth reporting (page faults in the timed
 region, refused parameters) belong in the tables as data
-(:func:`fraglib.summary.run_flags`, :func:`fraglib.tables.show`).
+(:func:`fraglib.experiments.schedule.run_flags`, :func:`fraglib.report.tables.show`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def machine_paths(extra: Iterable[str | os.PathLike] = ()) -> list[str]:
     plus `extra` (e.g. a test's temporary directory). The root directory
     ``/`` is never listed.
     """
-    from ._build import REPO_ROOT
+    from .._build import REPO_ROOT
 
     cands = [REPO_ROOT, *(Path(p) for p in extra)]
     home = os.environ.get("HOME")

@@ -17,7 +17,8 @@ sentences, so the notebook only calls, plots and shows:
   costs, and :func:`cheapest` for a target MDE;
 * :func:`sleep_check` — busy polling on and off (CPU sleep states);
 * :func:`slowdown_curve` — the injected-slowdown positive control;
-* :func:`answer` — the closing paragraph, computed from all of the above.
+* :func:`fraglib.report.answers.noise_answer` — the closing paragraph,
+  computed from all of the above.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import compare as _cmp
-from .exceptions import ParameterError
+from .. import compare as _cmp
+from ..exceptions import ParameterError
+from .schedule import run_flags
 
 __all__ = ["aa_run", "variance_components", "sample_sigma", "provenance", "cost_grid",
-           "cheapest", "layout_spread", "sleep_check", "slowdown_curve", "answer",
+           "cheapest", "layout_spread", "sleep_check", "slowdown_curve",
            "COMPONENTS"]
 
 #: the variance components, in the order :func:`variance_components` lists them.
@@ -49,7 +51,6 @@ _WHAT = {
 
 def _recorded(fn, *args, **kwargs):
     """Call `fn`; return (result, faulted runs, flag text) from its warnings."""
-    from .summary import run_flags
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -97,7 +98,7 @@ def sample_sigma(run_ids: Sequence[str], root=None) -> tuple[float, float]:
         number of measured batches per process. ``(nan, nan)`` when the runs
         are not in the store (``store=False``).
     """
-    from . import store
+    from .. import store
 
     ids = [str(r) for r in run_ids]
     if not ids or not store.run_files(root):
@@ -192,8 +193,8 @@ def provenance(c: _cmp.Comparison, *, metadata: bool = True) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``item`` and ``setting``; no file-system paths.
     """
-    from . import metadata as _meta
-    from .provenance import git_state
+    from .. import metadata as _meta
+    from ..provenance import git_state
 
     m = _meta.machine_metadata() if metadata else {}
     g = git_state()
@@ -274,7 +275,7 @@ def sleep_check(a: str, b: str, sleep_workload: str, *, cpu2: int = 0,
         ``label`` and a ``flag`` column, the comparisons, and the workload
         used.
     """
-    from .workloads import get_workload, workload_names
+    from ..workloads import get_workload, workload_names
 
     fallback = kwargs.pop("workload", "fastpath")
     wl = sleep_workload if sleep_workload in workload_names() else fallback
@@ -318,78 +319,3 @@ def slowdown_curve(design: str, slowdowns: Sequence[int], aa: _cmp.Comparison | 
     t["label"] = [f"k = {k}" for k in t["k"]]
     t["flag"] = [flags[k] for k in t["k"]]
     return t
-
-
-def _ci(row) -> str:
-    return (f"{100 * (row['effect'] - 1):+.2f} % [{100 * (row['ci_lo'] - 1):+.2f}, "
-            f"{100 * (row['ci_hi'] - 1):+.2f}]")
-
-
-def answer(aa: _cmp.Comparison, components: pd.DataFrame, grid: pd.DataFrame,
-           sleep: pd.DataFrame | None = None, curve: pd.DataFrame | None = None, *,
-           target: float = 0.005) -> str:
-    """The closing paragraph of ``7.0-noise`` (Markdown), from the numbers.
-
-    Parameters
-    ----------
-    aa : Comparison
-        The A/A run.
-    components : pandas.DataFrame
-        :func:`variance_components` of `aa`.
-    grid : pandas.DataFrame
-        :func:`cost_grid` of `aa`.
-    sleep, curve : pandas.DataFrame, optional
-        :func:`sleep_check` and :func:`slowdown_curve` tables.
-    target : float, default 0.005
-        The MDE the debate asks about.
-    """
-    v = aa.verdict
-    sig = dict(zip(components["component"], components["sigma"]))
-    contains = v.ci_lo <= 1.0 <= v.ci_hi
-    out = [f"**A/A.** {aa.a} against itself on different layout builds: "
-           f"{100 * (v.effect - 1):+.2f} % [{100 * (v.ci_lo - 1):+.2f}, "
-           f"{100 * (v.ci_hi - 1):+.2f}], "
-           + ("the interval contains 0 as it should; a difference inside it is not "
-              "resolved here." if contains else
-              "the interval excludes 0: a false positive, which a 95 % interval gives "
-              "about one time in twenty, or a bias between the sides (rerun with "
-              "another seed).")]
-    comp = ", ".join(f"{k.replace('sigma_', 'σ_')} {100 * s:.2f} %" for k, s in sig.items()
-                     if math.isfinite(s))
-    parts = [f"**Noise by level** (SD of log cycles per packet): {comp}."]
-    sb, sp = sig.get("sigma_build", math.nan), sig.get("sigma_pair", math.nan)
-    if math.isfinite(sb) and math.isfinite(sp):
-        parts.append("Code layout dominates: only more builds help." if sb > sp / 2 else
-                     "Process-to-process noise dominates: more pairs per build help.")
-    share = components.attrs.get("batch_share", math.nan)
-    if isinstance(share, float) and math.isfinite(share):
-        parts.append(f"Batch-to-batch noise alone would explain {100 * min(share, 9.99):.0f} % "
-                     "of σ_pair; the rest is between processes.")
-    out.append(" ".join(parts))
-    best = cheapest(grid, target)
-    if best is None:
-        out.append(f"**{100 * target:.1f} % resolution.** No design in the grid (up to "
-                   f"{int(grid['builds'].max())} builds x {int(grid['pairs'].max())} pairs) "
-                   f"reaches an MDE of {100 * target:.1f} % at this noise; the best is "
-                   f"{100 * grid['mde'].min():.2f} %.")
-    else:
-        cost = (f", about {best['seconds'] / 60:.0f} min here" if "seconds" in best
-                and math.isfinite(best["seconds"]) else "")
-        out.append(f"**{100 * target:.1f} % resolution** needs {int(best['builds'])} layout "
-                   f"builds x {int(best['pairs'])} pairs ({int(best['processes'])} "
-                   f"processes{cost}).")
-    if sleep is not None and len(sleep) == 2:
-        r0, r1 = sleep.iloc[0], sleep.iloc[1]
-        overlap = r0["ci_lo"] <= r1["ci_hi"] and r1["ci_lo"] <= r0["ci_hi"]
-        out.append(f"**Sleep states.** busy_poll=0: {_ci(r0)}; busy_poll=1: {_ci(r1)}; "
-                   + ("the intervals overlap, so CPU sleep states do not change the "
-                      "verdict at this resolution." if overlap else
-                      "the intervals do not overlap: sleep states move the ratio."))
-    if curve is not None and len(curve):
-        rows = curve[curve["k"] > 0]
-        seen = rows[rows["kind"] == "slower"]
-        first = (f"first detected at k = {int(seen['k'].min())}" if len(seen)
-                 else "not detected at any k tried")
-        desc = "; ".join(f"k = {int(r['k'])}: {r['kind']} {_ci(r)}" for _, r in rows.iterrows())
-        out.append(f"**Positive control.** Injected dependent adds: {desc}; {first}.")
-    return "\n\n".join(out)

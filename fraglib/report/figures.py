@@ -1,8 +1,8 @@
-"""Figures of the rx, tx, ring, memory and counters notebooks.
+"""Figures the notebooks show (seaborn); each returns its matplotlib Figure.
 
-Each function takes a table from :mod:`fraglib.usecases` and returns its
-matplotlib Figure. Refused and skipped rows (NaN measurements) are left
-out of the marks; the notebooks display them as a table beside the figure.
+Each function takes a table from :mod:`fraglib.experiments`. Refused and
+skipped rows (NaN measurements) are left out of the marks; the notebooks
+display them as a table beside the figure.
 """
 
 from __future__ import annotations
@@ -11,9 +11,62 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .usecases import MEASURED
+from ..experiments.schedule import MEASURED
 
-__all__ = ["rx_cycles", "tx_panels", "ring_comparison", "memory_panels", "counter_panels"]
+__all__ = ["cycles_by_size", "forest", "rx_cycles", "tx_panels", "ring_comparison",
+           "memory_panels", "counter_panels", "layout_points", "mde_by_builds"]
+
+
+def cycles_by_size(df: pd.DataFrame, *, y: str = "median_cpp", x: str = "size",
+                   col: str | None = "align", title: str | None = None):
+    """Cycles per packet by fragment size, one colour per design.
+
+    Points are the median over repeats, bars the 95 % interval of the
+    per-run medians (seaborn's bootstrap), one panel per alignment.
+    """
+    kw = {"col": col} if col and col in df and df[col].nunique() > 1 else {}
+    g = sns.catplot(data=df, x=x, y=y, hue="design", kind="point", estimator="median",
+                    errorbar=("ci", 95), dodge=0.3, height=3.6, aspect=1.4, **kw)
+    g.set_axis_labels(f"{x} (bytes)" if x == "size" else x, "TSC cycles per packet")
+    if title:
+        g.figure.suptitle(title, y=1.03)
+    return g.figure
+
+
+def forest(table: pd.DataFrame, *, label: str = "label", title: str | None = None,
+           limit: float = 100.0):
+    """Forest plot of ratios B/A with their CIs; the line at 0 % is 'no difference'.
+
+    The axis is clipped at ``+limit`` % so that a baseline many times slower
+    (order0, malloc) does not flatten the small effects the question is
+    about: such a row is drawn as an arrow at the edge, labelled with its
+    value.
+    """
+    t = table.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(t) + 1.2))
+    y = list(range(len(t)))
+    colours = list(t["kind"].map({"faster": "tab:green", "slower": "tab:red",
+                                  "layout-sensitive": "tab:orange"}).fillna("tab:grey"))
+    eff, lo, hi = ((t[c] - 1) * 100 for c in ("effect", "ci_lo", "ci_hi"))
+    edge = max(min(limit, float(hi.max()) * 1.05 + 1), 5.0)
+    inside = eff <= edge
+    ax.hlines(y, lo.clip(upper=edge), hi.clip(upper=edge), colors=colours, lw=2)
+    ax.scatter(eff[inside], [v for v, k in zip(y, inside) if k],
+               c=[c for c, k in zip(colours, inside) if k], zorder=3)
+    for yi, e, c in zip(y, eff, colours):
+        if e > edge:
+            ax.scatter([edge], [yi], marker=">", c=[c], zorder=3)
+            ax.annotate(f"{e:+.0f} %", (edge, yi), xytext=(-6, 0), textcoords="offset points",
+                        ha="right", va="center", fontsize=8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlim(right=edge * 1.02)
+    ax.set_yticks(y, t[label] if label in t else y)
+    ax.invert_yaxis()
+    ax.set_xlabel("B vs A, % cycles per packet (negative = B faster), 95 % CI")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
 
 
 def _measured(df: pd.DataFrame) -> pd.DataFrame:
@@ -38,7 +91,7 @@ def rx_cycles(df: pd.DataFrame, *, title: str | None = None):
     Parameters
     ----------
     df : pandas.DataFrame
-        :func:`fraglib.usecases.rx_grid` output.
+        :func:`fraglib.experiments.rx.rx_grid` output.
     title : str, optional
     """
     m = _measured(df)
@@ -64,7 +117,7 @@ def tx_panels(df: pd.DataFrame, *, title: str | None = None):
     Parameters
     ----------
     df : pandas.DataFrame
-        :func:`fraglib.usecases.tx_grid` output.
+        :func:`fraglib.experiments.tx.tx_grid` output.
     title : str, optional
     """
     m = _measured(df)
@@ -116,7 +169,7 @@ def ring_comparison(vs: pd.DataFrame, *, title: str | None = None):
     Parameters
     ----------
     vs : pandas.DataFrame
-        :func:`fraglib.usecases.ring_vs_kernel` output.
+        :func:`fraglib.experiments.ring.ring_vs_kernel` output.
     title : str, optional
     """
     title = title or "page_frag_test: after/before (kernel) vs design/topdown (here)"
@@ -174,7 +227,7 @@ def memory_panels(mem: pd.DataFrame, *, title: str | None = None):
     Parameters
     ----------
     mem : pandas.DataFrame
-        :func:`fraglib.usecases.memory_table` output.
+        :func:`fraglib.experiments.memory.memory_table` output.
     title : str, optional
     """
     title = title or "memory per design and workload"
@@ -220,7 +273,7 @@ def counter_panels(ct: pd.DataFrame, *, title: str | None = None):
     Parameters
     ----------
     ct : pandas.DataFrame
-        :func:`fraglib.usecases.counter_table_for` output.
+        :func:`fraglib.experiments.counters.counter_table_for` output.
     title : str, optional
     """
     title = title or "callgrind (simulated), design functions only, per packet"
@@ -248,3 +301,43 @@ def counter_panels(ct: pd.DataFrame, *, title: str | None = None):
     fig.tight_layout()
     return fig
 
+
+def layout_points(layouts: pd.DataFrame, *, title: str | None = None):
+    """One point per layout build: its median's distance from the median build.
+
+    Parameters
+    ----------
+    layouts : pandas.DataFrame
+        :func:`fraglib.experiments.noise.layout_spread`'s table (``role``,
+        ``rel``).
+    title : str, optional
+    """
+    fig, ax = plt.subplots()
+    sns.stripplot(data=layouts.assign(pct=100 * layouts["rel"]), x="pct", y="role", size=8,
+                  ax=ax)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set(xlabel="% from the median build (cycles per packet)", ylabel="A/A side",
+           title=title or "one point per layout build")
+    return fig
+
+
+def mde_by_builds(grid: pd.DataFrame, target: float, *, title: str | None = None):
+    """MDE against layout builds, one line per ABBA pairs per build; `target` in red.
+
+    Parameters
+    ----------
+    grid : pandas.DataFrame
+        :func:`fraglib.experiments.noise.cost_grid`'s grid (``builds``,
+        ``pairs``, ``mde``).
+    target : float
+        The MDE asked for (relative; 0.005 is 0.5 %).
+    title : str, optional
+    """
+    fig, ax = plt.subplots()
+    sns.lineplot(data=grid.assign(mde_pct=100 * grid["mde"]), x="builds", y="mde_pct",
+                 hue="pairs", marker="o", palette="viridis", ax=ax)
+    ax.axhline(100 * target, color="tab:red", lw=0.8, ls="--")
+    ax.set(xscale="log", yscale="log", xlabel="layout builds", ylabel="MDE (%)",
+           title=title or (f"MDE by builds and ABBA pairs per build "
+                           f"(red: {100 * target:g} %)"))
+    return fig
