@@ -24,7 +24,8 @@ def clean_report(tmp_path):
 
     Returns a function ``check(executed) -> {stem: html}``.
     """
-    from fraglib import hygiene, notebooks
+    from fraglib import notebooks
+    from fraglib.report import hygiene
 
     def check(executed):
         out = tmp_path / "rendered"

@@ -1,4 +1,5 @@
-"""fraglib.noise: the logic of 7.0-noise, on synthetic comparisons."""
+"""fraglib.experiments.noise, the noise answer and figures: the logic of 7.0-noise,
+on synthetic comparisons."""
 
 import math
 import warnings
@@ -8,7 +9,9 @@ import pandas as pd
 import pytest
 
 from fraglib import compare as cmp
-from fraglib import noise, stats
+from fraglib import stats
+from fraglib.experiments import noise
+from fraglib.report import answers
 from fraglib.exceptions import ParameterError
 
 
@@ -107,7 +110,7 @@ def test_answer_is_computed_from_the_numbers():
                                                     "slower"],
                           "effect": [1.0, 1.01, 1.2], "ci_lo": [0.99, 0.99, 1.1],
                           "ci_hi": [1.01, 1.03, 1.3]})
-    text = noise.answer(aa, vc, grid, sleep, curve, target=0.005)
+    text = answers.noise_answer(aa, vc, grid, sleep, curve, target=0.005)
     v = aa.verdict
     assert f"{100 * (v.effect - 1):+.2f} %" in text
     assert "σ_build" in text and "σ_pair" in text
@@ -130,3 +133,22 @@ def test_recorded_warnings_become_a_flag():
 def test_slowdown_curve_needs_positive_k():
     with pytest.raises(ParameterError, match="slowdowns"):
         noise.slowdown_curve("topdown", [0])
+
+
+def test_noise_figures_draw_the_layout_spread_and_the_mde_grid():
+    import matplotlib
+    matplotlib.use("Agg")
+    from fraglib.report import figures
+
+    aa = _comparison()
+    lay, _ = noise.layout_spread(aa)
+    ax = figures.layout_points(lay, title="t").axes[0]
+    assert ax.get_xlabel().startswith("% from the median build")
+    xs = sorted(x for c in ax.collections for x, _ in c.get_offsets())
+    assert xs == pytest.approx(sorted(100 * lay["rel"])), "one point per build, in %"
+    grid, _ = noise.cost_grid(aa)
+    ax = figures.mde_by_builds(grid, 0.005).axes[0]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    target = [ln for ln in ax.lines if list(ln.get_ydata()) == [0.5, 0.5]]
+    assert len(target) == 1, "the target MDE is drawn at 0.5 %"
+    assert "0.5 %" in ax.get_title()

@@ -11,7 +11,8 @@ import time
 import pytest
 
 import fraglib
-from fraglib import experiments, notebooks, resume, store
+from fraglib import notebooks, resume, store
+from fraglib.experiments import schedule
 from fraglib.exceptions import EngineError, ParameterError
 
 
@@ -54,7 +55,7 @@ def test_malformed_engine_output_is_an_engine_error(runs_root, small):
 
 
 def test_a_grid_continues_past_a_crashed_cell_and_lists_it(runs_root, small):
-    df = experiments.grid(["topdown"], "fastpath",
+    df = schedule.grid(["topdown"], "fastpath",
                           [{"size": 256, "fault": 1}, {"size": 512}], repeats=1,
                           progress=False, root=runs_root, **small)
     assert df["size"].tolist() == [512]
@@ -65,8 +66,7 @@ def test_a_grid_continues_past_a_crashed_cell_and_lists_it(runs_root, small):
 
 _SWEEP = textwrap.dedent("""
     import sys
-    from fraglib import experiments
-    df = experiments.grid(["topdown", "bottomup"], "fastpath",
+    df = schedule.grid(["topdown", "bottomup"], "fastpath",
                           [{"size": 64}], repeats=2, seed=3,
                           progress=False, packets=1024, warmup=1, metadata=False,
                           root=sys.argv[1])
@@ -88,7 +88,7 @@ def test_sigkill_then_resume_loses_only_the_run_in_flight(tmp_path, monkeypatch)
     assert before and len(before) < 4, "killed part-way"
 
     monkeypatch.setenv(resume.RESUME_VAR, "1")        # the rerun, here: --resume
-    df = experiments.grid(["topdown", "bottomup"], "fastpath", [{"size": 64}], repeats=2,
+    df = schedule.grid(["topdown", "bottomup"], "fastpath", [{"size": 64}], repeats=2,
                           seed=3, progress=False, packets=1024, warmup=1, metadata=False,
                           root=str(root))
     out = df["run_id"].tolist()

@@ -1,4 +1,5 @@
-"""fraglib.summary: the verdict table and its 72-column plain-text form."""
+"""fraglib.experiments.summary (the debate), .verdict_table and
+fraglib.report.summary_text: the verdict tables and their 72-column text."""
 
 import math
 import os
@@ -6,7 +7,9 @@ import os
 import pandas as pd
 import pytest
 
-from fraglib import stats, summary
+from fraglib import stats
+from fraglib.experiments import schedule, summary, verdict_table
+from fraglib.report import summary_text
 from fraglib.exceptions import ParameterError, UnknownNameError
 
 HEADER = dict(machine="Intel(R) Xeon(R) Processor, 2 CPUs, VM, Linux 6.1",
@@ -14,7 +17,7 @@ HEADER = dict(machine="Intel(R) Xeon(R) Processor, 2 CPUs, VM, Linux 6.1",
 
 
 def _table():
-    """A verdicts()-shaped table from synthetic pairs with known effects."""
+    """A workload_verdicts()-shaped table from synthetic pairs with known effects."""
     cells = []
     for design, wl, eff, be in [
         ("bottomup", "fastpath", 0.05, None),                  # slower
@@ -40,13 +43,13 @@ def _table():
 
 
 def test_every_line_fits_72_columns():
-    text = summary.format_summary(_table(), **HEADER)
+    text = summary_text.format_summary(_table(), **HEADER)
     assert max(len(line) for line in text.splitlines()) <= summary.WIDTH
     assert text.endswith("\n") and "\t" not in text
 
 
 def test_header_names_machine_date_sha_and_method_in_one_line():
-    lines = summary.format_summary(_table(), **HEADER).splitlines()
+    lines = summary_text.format_summary(_table(), **HEADER).splitlines()
     assert lines[1] == "machine: " + HEADER["machine"]
     assert HEADER["date"] in lines[2] and "1cc6bd232a1e (dirty)" in lines[2]
     assert lines[3].startswith("method: ") and "4 layout builds x 10 ABBA" in lines[3]
@@ -55,7 +58,7 @@ def test_header_names_machine_date_sha_and_method_in_one_line():
 
 def test_rows_carry_design_workload_ratio_ci_verdict_and_n():
     t = _table()
-    text = summary.format_summary(t, **HEADER)
+    text = summary_text.format_summary(t, **HEADER)
     body = text.split("-" * 71 + "\n", 1)[1].split("\n\n", 1)[0]      # the table rows
     rows = {line.split()[0] + "/" + line.split()[1]: line for line in body.splitlines()}
     assert set(rows) == set(t["label"])
@@ -74,7 +77,7 @@ def test_rows_carry_design_workload_ratio_ci_verdict_and_n():
 def test_holm_demotions_are_marked():
     t = _table()
     t.loc[0, "kind"] = "no difference"                 # as verdict_table demotes
-    text = summary.format_summary(t, **HEADER)
+    text = summary_text.format_summary(t, **HEADER)
     assert "no difference*" in text and "Holm-adjusted" in text
 
 
@@ -83,12 +86,12 @@ def test_long_names_and_huge_effects_still_fit():
     t.loc[0, "design"] = "a-design-with-a-very-long-name"
     t.loc[0, "workload"] = "a-long-workload"
     t.loc[1, ["effect", "ci_lo", "ci_hi"]] = [123.4, 0.0001, 9999.0]
-    text = summary.format_summary(t, **HEADER, title="x" * 100)
+    text = summary_text.format_summary(t, **HEADER, title="x" * 100)
     assert max(len(line) for line in text.splitlines()) <= summary.WIDTH
 
 
 def test_default_header_describes_this_machine():
-    text = summary.format_summary(_table())
+    text = summary_text.format_summary(_table())
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= summary.WIDTH
     assert lines[1].startswith("machine: ") and "git: " in lines[2]
@@ -96,42 +99,42 @@ def test_default_header_describes_this_machine():
 
 def test_missing_columns_are_a_parameter_error():
     with pytest.raises(ParameterError, match="table"):
-        summary.format_summary(pd.DataFrame({"design": ["x"]}))
+        summary_text.format_summary(pd.DataFrame({"design": ["x"]}))
 
 
 def test_write_summary_to_a_path_and_to_reports(tmp_path, monkeypatch):
-    p = summary.write_summary(_table(), tmp_path / "deep" / "s.txt", **HEADER)
-    assert p.read_text() == summary.format_summary(_table(), **HEADER)
+    p = summary_text.write_summary(_table(), tmp_path / "deep" / "s.txt", **HEADER)
+    assert p.read_text() == summary_text.format_summary(_table(), **HEADER)
     monkeypatch.setenv("FRAGLIB_REPORTS", str(tmp_path / "reports"))
-    p = summary.write_summary(_table(), **HEADER)
+    p = summary_text.write_summary(_table(), **HEADER)
     assert p == tmp_path / "reports" / "summary.txt" and p.exists()
     assert not [f for f in os.listdir(p.parent) if f.startswith(".tmp-")]
 
 
-# ---- verdicts(): validation and one real run ---------------------------------
+# ---- workload_verdicts(): validation and one real run ---------------------------------
 
 
 def test_verdicts_validates_before_running():
     with pytest.raises(UnknownNameError):
-        summary.verdicts("nope")
+        verdict_table.workload_verdicts("nope")
     with pytest.raises(ParameterError, match="designs"):
-        summary.verdicts("topdown", ["topdown"])
+        verdict_table.workload_verdicts("topdown", ["topdown"])
     with pytest.raises(ParameterError, match="workload_params"):
-        summary.verdicts(designs=["bottomup"], workloads=["fastpath"],
+        verdict_table.workload_verdicts(designs=["bottomup"], workloads=["fastpath"],
                          workload_params={"nope": {}})
     with pytest.raises(ParameterError) as e:
-        summary.verdicts(designs=["bottomup"], workloads=["fastpath"], packets=0)
+        verdict_table.workload_verdicts(designs=["bottomup"], workloads=["fastpath"], packets=0)
     assert e.value.param == "packets"
 
 
 def test_workloads_that_do_not_exist_are_skipped_and_recorded():
-    t = summary.verdicts(designs=["bottomup"], workloads=["no-such-workload"])
+    t = verdict_table.workload_verdicts(designs=["bottomup"], workloads=["no-such-workload"])
     assert t.empty and t.attrs["skipped_workloads"] == ["no-such-workload"]
 
 
 @pytest.mark.slow
 def test_verdicts_lists_refused_designs_as_not_applicable(runs_root):
-    t = summary.verdicts(designs=["bottomup", "slicer1k"], workloads=["rx"], builds=2,
+    t = verdict_table.workload_verdicts(designs=["bottomup", "slicer1k"], workloads=["rx"], builds=2,
                          processes=2, packets=2048, metadata=False, root=runs_root,
                          resamples=1000)
     assert list(t["label"]) == ["bottomup/rx", "slicer1k/rx"]
@@ -139,7 +142,7 @@ def test_verdicts_lists_refused_designs_as_not_applicable(runs_root):
     assert b["kind"] in ("faster", "slower", "no difference", "layout-sensitive")
     assert b["n_pairs"] == 4 and b["reason"] == ""
     assert s["kind"] == summary.NOT_APPLICABLE and "slicer1k" in s["reason"]
-    text = summary.format_summary(t)
+    text = summary_text.format_summary(t)
     assert max(len(line) for line in text.splitlines()) <= summary.WIDTH
     assert "not applicable: invalid dist=" in text and "slicer1k   rx" in text
 
@@ -168,24 +171,24 @@ def _debate_summary():
 def test_answer_sentences_carry_effect_ci_and_mde():
     s = _debate_summary()
     b = s.debate.iloc[0]
-    line = summary.answer(b)
+    line = summary_text.answer(b)
     assert line.startswith("bottom-up is slower than top-down by "
                            f"{100 * (b['effect'] - 1):.2f} % [{100 * (b['ci_lo'] - 1):.2f}, ")
     assert line.endswith(f"(MDE {100 * b['mde']:.2f} %)")
     e = s.debate.iloc[1]
-    assert summary.answer(e).startswith(f"encoded is faster than top-down by "
+    assert summary_text.answer(e).startswith(f"encoded is faster than top-down by "
                                         f"{100 * (1 - e['effect']):.2f} %")
     nd = {**b, "kind": "no difference", "kind_raw": "no difference"}
-    assert f"not resolved below {100 * b['mde']:.2f} %" in summary.answer(nd)
+    assert f"not resolved below {100 * b['mde']:.2f} %" in summary_text.answer(nd)
     demoted = {**b, "kind": "no difference"}
-    assert "after Holm correction" in summary.answer(demoted)
+    assert "after Holm correction" in summary_text.answer(demoted)
     nr = s.others[s.others["kind"] == summary.NOT_RUN].iloc[0]
-    assert "not measured (the budget of 300 s" in summary.answer(nr)
+    assert "not measured (the budget of 300 s" in summary_text.answer(nr)
 
 
 def test_report_puts_the_answer_first_and_fits_72_columns():
     s = _debate_summary()
-    text = summary.format_report(s, **HEADER)
+    text = summary_text.format_report(s, **HEADER)
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= summary.WIDTH
     assert lines[0] == "Are bottom-up and encoded slower than top-down? (TSC cycles per packet)"
@@ -197,13 +200,13 @@ def test_report_puts_the_answer_first_and_fits_72_columns():
     flat = " ".join(text.split())
     assert "not run [" in text and "page faults in the timed region in 3 of 40" in flat
     assert "budget: 300 s, spent 297 s" in text
-    md = summary.answer_markdown(s)
+    md = summary_text.answer_markdown(s)
     assert md.startswith("**bottom-up vs top-down**") and "- **fastpath**: bottom-up is" in md
 
 
 def test_write_summary_takes_a_debate_result(tmp_path):
-    p = summary.write_summary(_debate_summary(), tmp_path / "s.txt", **HEADER)
-    assert p.read_text() == summary.format_report(_debate_summary(), **HEADER)
+    p = summary_text.write_summary(_debate_summary(), tmp_path / "s.txt", **HEADER)
+    assert p.read_text() == summary_text.format_report(_debate_summary(), **HEADER)
 
 
 def test_run_flags_turn_page_fault_warnings_into_a_count_and_a_line():
@@ -215,12 +218,12 @@ def test_run_flags_turn_page_fault_warnings_into_a_count_and_a_line():
             warnings.warn(f"malloc/rx: {n} page faults in the timed region (arena not "
                           "prefaulted?)", RuntimeWarning)
         warnings.warn("something else", UserWarning)
-    faulted, flag = summary.run_flags(caught, 10)
+    faulted, flag = schedule.run_flags(caught, 10)
     assert faulted == 2
     assert flag.startswith("page faults in the timed region in 2 of 10 engine runs "
                            "(malloc; up to 12 faults per run)")
     assert flag.endswith("; something else") and "Warning" not in flag
-    assert summary.run_flags([], 4) == (0, "")
+    assert schedule.run_flags([], 4) == (0, "")
 
 
 def test_halfwidth_for_mde():
@@ -330,7 +333,7 @@ def test_equal_reasons_share_one_note():
                            "reason": "the budget of 300 s was spent before its turn"}
                           for d in ("malloc", "null")])
     s.others = pd.concat([s.others, extra], ignore_index=True)
-    text = summary.format_report(s, **HEADER)
+    text = summary_text.format_report(s, **HEADER)
     assert text.count("spent before its turn") == 1
     marks = [line.split("not run ")[1].split()[0] for line in text.splitlines()
              if "not run [" in line]

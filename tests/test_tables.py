@@ -1,11 +1,11 @@
-"""fraglib.tables: report tables with units, signed percentages, CIs, footnotes."""
+"""fraglib.report.tables: report tables with units, signed percentages, CIs, footnotes."""
 
 import math
 
 import pandas as pd
 import pytest
 
-from fraglib import tables
+from fraglib.report import tables
 from fraglib.exceptions import ParameterError
 
 
@@ -77,7 +77,7 @@ def test_helpers():
 
 
 def test_hygiene_finds_warnings_tracebacks_and_machine_paths(tmp_path):
-    from fraglib import hygiene
+    from fraglib.report import hygiene
     from fraglib._build import REPO_ROOT
 
     clean = "<style>.Warning{}</style><p>bottom-up is slower by 1.2 %</p>"

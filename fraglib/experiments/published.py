@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._build import REPO_ROOT
+from ..exceptions import ParameterError
 
 __all__ = ["KERNEL_FIGURES", "FIGURE_COLUMNS", "load_kernel_figures", "kernel_ratios"]
 
@@ -45,7 +46,9 @@ def load_kernel_figures(path: str | Path | None = None) -> pd.DataFrame:
                      keep_default_na=False)
     missing = [c for c in FIGURE_COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(f"{path or KERNEL_FIGURES}: missing columns {missing}")
+        raise ParameterError("path", str(path or KERNEL_FIGURES),
+                             "a CSV with the columns " + ", ".join(FIGURE_COLUMNS)
+                             + f" (missing: {', '.join(missing)})")
     df = df[list(FIGURE_COLUMNS)]
     for c in _NUMERIC:
         df[c] = pd.to_numeric(df[c].replace("", np.nan))
@@ -57,7 +60,8 @@ def _mean(text: str) -> float:
     return float(np.mean([float(x) for x in text.split(";")]))
 
 
-def kernel_ratios(include_other: bool = False) -> pd.DataFrame:
+def kernel_ratios(include_other: bool = False, path: str | Path | None = None
+                  ) -> pd.DataFrame:
     """The published page_frag_test before/after figures, each with its caveat.
 
     ``ratio`` is after/before elapsed time: below 1 means the series was
@@ -68,6 +72,8 @@ def kernel_ratios(include_other: bool = False) -> pd.DataFrame:
     ----------
     include_other : bool
         Also the vhost_net_test and netcat figures of the same letters.
+    path : path, optional
+        The CSV (default :data:`KERNEL_FIGURES`).
 
     Returns
     -------
@@ -78,12 +84,12 @@ def kernel_ratios(include_other: bool = False) -> pd.DataFrame:
         ratio, change_pct, claimed, compares (``series`` = without vs with
         the series), caveat, source (message-id where known).
     """
-    k = load_kernel_figures()
+    k = load_kernel_figures(path)
     if not include_other:
         k = k[k["test"] == "page_frag_test"]
     before = k["before_s"].map(_mean)
     after = k["after_s"].map(_mean)
-    out = k.assign(mode=k["mode"].where(k["mode"] != "", None), before_s=before,
+    out = k.assign(mode=[m or None for m in k["mode"]], before_s=before,
                    after_s=after, ratio=after / before, change_pct=100 * (after / before - 1))
     cols = [*FIGURE_COLUMNS[:10], "ratio", "change_pct", *FIGURE_COLUMNS[10:]]
     return out[cols].reset_index(drop=True)

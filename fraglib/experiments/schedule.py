@@ -36,7 +36,8 @@ from ..exceptions import EngineError, ParameterError
 from ..workloads import get_workload
 
 __all__ = ["MEASURED", "Job", "schedule", "run_rounds", "flag_text", "run_flags", "grid",
-           "cell_grid", "other_cpu", "remote_cells"]
+           "cell_grid", "other_cpu", "remote_cells", "check_designs", "select_designs",
+           "check_positive", "check_nonempty"]
 
 #: status of a row that was run
 MEASURED = "measured"
@@ -207,6 +208,26 @@ def check_designs(designs: Iterable[str] | None) -> list[str]:
         raise ParameterError("designs", designs, "at least one design name")
     for d in names:
         get_design(d)
+    return names
+
+
+def select_designs(designs: Iterable[str] | None, *, exclude: Iterable[str] = ()
+                   ) -> list[str]:
+    """:func:`check_designs` of `designs` less `exclude` (names checked too).
+
+    Parameters
+    ----------
+    designs : iterable of str, optional
+        None: every design in the registry (:func:`fraglib.design_names`).
+    exclude : iterable of str
+        Registered designs to leave out (e.g. slow baselines).
+    """
+    exclude = list(exclude)
+    skip = set(check_designs(exclude)) if exclude else set()
+    names = [d for d in check_designs(designs) if d not in skip]
+    if not names:
+        raise ParameterError("exclude", sorted(skip), "fewer designs than selected "
+                             "(every design was excluded)")
     return names
 
 

@@ -1,6 +1,6 @@
-"""fraglib.usecases and fraglib.plots_usecases: shapes, refusal rows, kernel
-figures against the doc, "not measured" instead of zeros. Tiny runs only; no
-timing is asserted anywhere."""
+"""The rx, tx, ring, memory and counters experiments, their answers and figures:
+shapes, refusal rows, the kernel's published figures, "not measured" instead
+of zeros. Tiny runs only; no timing is asserted anywhere."""
 
 import math
 import os
@@ -14,16 +14,15 @@ import pytest
 matplotlib.use("Agg")
 
 from fraglib import counters as fcounters  # noqa: E402
-from fraglib import plots_usecases as pu  # noqa: E402
-from fraglib import usecases as u  # noqa: E402
 from fraglib import valgrind as fvalgrind  # noqa: E402
-from fraglib._build import REPO_ROOT  # noqa: E402
+from fraglib.experiments import cells, memory, published, ring, rx, schedule, tx  # noqa: E402
+from fraglib.experiments import counters as xcounters  # noqa: E402
+from fraglib.report import answers  # noqa: E402
+from fraglib.report import figures as pu  # noqa: E402
 from fraglib.api import default_cpu  # noqa: E402
 from fraglib.exceptions import CollectorUnavailable, ParameterError  # noqa: E402
 
 TINY = dict(store=False, metadata=False, progress=False)
-# ../shared/docs beside the checkout (as CI lays it out)
-DOC = REPO_ROOT.parent / "shared" / "docs" / "kernel-pagefrag.md"
 two_cpus = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
 
 
@@ -32,7 +31,7 @@ two_cpus = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs tw
 
 
 def test_kernel_ratios_transcribe_the_published_figures():
-    k = u.kernel_ratios()
+    k = published.kernel_ratios()
     assert (k["test"] == "page_frag_test").all()
     assert k["caveat"].str.len().min() > 20, "every row carries its caveat"
     row = k[(k["version"] == "v13 … v23 Part-1") & (k["mode"] == "aligned")].iloc[0]
@@ -56,19 +55,9 @@ def test_kernel_ratios_transcribe_the_published_figures():
 
 
 def test_kernel_ratios_other_tests():
-    k = u.kernel_ratios(include_other=True)
+    k = published.kernel_ratios(include_other=True)
     assert {"vhost_net_test", "netcat"} <= set(k["test"])
-    assert len(k) == len(u.kernel_ratios()) + 5
-
-
-@pytest.mark.skipif(not DOC.exists(), reason="docs/kernel-pagefrag.md not present")
-def test_every_kernel_number_is_in_the_doc():
-    text = DOC.read_text()
-    section = text[text.index("## 5."):text.index("## 6.")]
-    for tup in u._KERNEL_ROWS + u._OTHER_ROWS:
-        for v in (tup[8], tup[9]):
-            for x in (v if isinstance(v, tuple) else (v,)):
-                assert f"{x:g}" in section or repr(x) in section, x
+    assert len(k) == len(published.kernel_ratios()) + 5
 
 
 # --------------------------------------------------------------------------
@@ -77,9 +66,9 @@ def test_every_kernel_number_is_in_the_doc():
 
 @two_cpus
 def test_rx_grid_rows_and_refusals(tmp_path):
-    df = u.rx_grid(["topdown", "slicer1k"], ["imix"], remote=(False, True), packets=256,
+    df = rx.rx_grid(["topdown", "slicer1k"], ["imix"], remote=(False, True), packets=256,
                    repeats=2, **TINY)
-    measured = df[df["status"] == u.MEASURED]
+    measured = df[df["status"] == schedule.MEASURED]
     assert len(measured) == 2 * 2 and set(measured["design"]) == {"topdown"}
     assert set(measured["free_on"]) == {"this CPU", "another CPU"}
     assert (measured["median_cpp"] > 0).all() and measured["run_id"].notna().all()
@@ -88,26 +77,26 @@ def test_rx_grid_rows_and_refusals(tmp_path):
     assert refused["status"].str.startswith("refused: ").all()
     assert refused["status"].str.contains("slicer1k").all()
     assert refused["median_cpp"].isna().all()
-    nm = u.not_measured(df)
+    nm = cells.not_measured(df)
     assert list(nm["design"]) == ["slicer1k", "slicer1k"] and "median_cpp" not in nm
-    med = u.cell_medians(df, ["dist", "free_on"])
+    med = cells.cell_medians(df, ["dist", "free_on"])
     assert list(med.columns) == ["topdown"]
 
 
 def test_remote_cells_are_skipped_with_one_cpu(monkeypatch):
-    monkeypatch.setattr(u, "_allowed_cpus", lambda: [default_cpu()])
-    cpu2, why = u.other_cpu()
+    monkeypatch.setattr(schedule, "_allowed_cpus", lambda: [default_cpu()])
+    cpu2, why = schedule.other_cpu()
     assert cpu2 is None and "no second CPU" in why
-    df = u.rx_grid(["topdown"], ["fixed:64"], remote=(False, True), packets=256, repeats=1,
+    df = rx.rx_grid(["topdown"], ["fixed:64"], remote=(False, True), packets=256, repeats=1,
                    **TINY)
     skipped = df[df["status"].str.startswith("skipped: ")]
     assert len(skipped) == 1 and skipped["free_on"].iloc[0] == "another CPU"
-    assert (df["status"] == u.MEASURED).sum() == 1
+    assert (df["status"] == schedule.MEASURED).sum() == 1
 
 
 def test_tx_grid_reports_coalescing():
-    df = u.tx_grid(["bottomup", "topdown"], ["fixed:8192"], packets=32, repeats=2, **TINY)
-    s = u.tx_summary(df).set_index("design")
+    df = tx.tx_grid(["bottomup", "topdown"], ["fixed:8192"], packets=32, repeats=2, **TINY)
+    s = tx.tx_summary(df).set_index("design")
     assert s.loc["topdown", "coalesce_rate"] == 0
     assert s.loc["bottomup", "coalesce_rate"] > 0
     assert s.loc["bottomup", "frags_per_segment"] < s.loc["topdown", "frags_per_segment"]
@@ -117,24 +106,24 @@ def test_tx_grid_reports_coalescing():
 
 @two_cpus
 def test_ring_grid_modes_and_cpus():
-    df = u.ring_grid(["topdown", "bottomup"], ["75-aligned"], ["cross", "same"],
+    df = ring.ring_grid(["topdown", "bottomup"], ["75-aligned"], ["cross", "same"],
                      packets=1024, repeats=2, **TINY)
     assert len(df) == 2 * 2 * 2
     assert set(df["cpus"]) == {"cross", "same"}
     assert (df["size"] == 75).all() and (df["align"] == 64).all()
     assert (df["ns_per_object"] > 0).all() and df["ring_full_frees"].notna().all()
-    r = u.ring_ratios(df)
+    r = ring.ring_ratios(df)
     assert set(r["cpus"]) == {"cross", "same"} and (r["design"] == "bottomup").all()
     assert {"full_frees_baseline", "full_frees_design"} <= set(r.columns)
 
 
 def test_unknown_ring_mode_and_bad_repeats_are_parameter_errors():
     with pytest.raises(ParameterError, match="modes"):
-        u.ring_grid(["topdown"], ["4096"], **TINY)
+        ring.ring_grid(["topdown"], ["4096"], **TINY)
     with pytest.raises(ParameterError, match="repeats"):
-        u.rx_grid(["topdown"], repeats=0, **TINY)
+        rx.rx_grid(["topdown"], repeats=0, **TINY)
     with pytest.raises(ParameterError, match="designs"):
-        u.rx_grid([], **TINY)
+        rx.rx_grid([], **TINY)
 
 
 # --------------------------------------------------------------------------
@@ -148,10 +137,10 @@ def _synthetic(factor=1.1, n=8):
         for rep in range(n):
             base = 100 * (1 + 0.01 * rng.standard_normal())
             rows.append({"design": "topdown", "dist": "imix", "free_on": free_on,
-                         "repeat": rep, "status": u.MEASURED, "note": "",
+                         "repeat": rep, "status": schedule.MEASURED, "note": "",
                          "median_cpp": base})
             rows.append({"design": "bottomup", "dist": "imix", "free_on": free_on,
-                         "repeat": rep, "status": u.MEASURED, "note": "",
+                         "repeat": rep, "status": schedule.MEASURED, "note": "",
                          "median_cpp": base * factor})
         rows.append({"design": "slicer1k", "dist": "imix", "free_on": free_on,
                      "repeat": np.nan, "status": "refused: too big", "note": "",
@@ -161,14 +150,14 @@ def _synthetic(factor=1.1, n=8):
 
 def test_verdicts_skip_refused_cells_and_answer_is_computed():
     df = _synthetic(1.1)
-    t = u.verdicts(df, "topdown", by=["dist", "free_on"])
+    t = cells.cell_verdicts(df, "topdown", by=["dist", "free_on"])
     assert set(t["design"]) == {"bottomup"}, "refused design has no verdict row"
     assert (t["kind"] == "slower").all()
-    text = u.rx_answer(df, t)
+    text = answers.rx_answer(df, t)
     assert text.startswith("Yes.") and "slower" in text
     assert "slicer1k in all 2 of 2 cells: refused: too big" in text
     same = _synthetic(1.0)
-    text2 = u.rx_answer(same, u.verdicts(same, "topdown", by=["dist", "free_on"]))
+    text2 = answers.rx_answer(same, cells.cell_verdicts(same, "topdown", by=["dist", "free_on"]))
     assert text2.startswith("No difference resolved")
 
 
@@ -177,9 +166,9 @@ def test_ring_vs_kernel_matches_modes_and_flags_consistency():
         {"design": "bottomup", "mode": m, "cpus": c, "effect": 0.95, "ci_lo": 0.9,
          "ci_hi": 1.0, "kind": "no difference", "full_frees_baseline": 3.0,
          "full_frees_design": 2.0}
-        for m in u.RING_MODES for c in u.RING_CPUS])
-    k = u.kernel_ratios()
-    vs = u.ring_vs_kernel(ratios, k)
+        for m in ring.RING_MODES for c in ring.RING_CPUS])
+    k = published.kernel_ratios()
+    vs = ring.ring_vs_kernel(ratios, k)
     series = k[k["compares"] == "series"]
     assert len(vs) == len(series), "one row per comparable kernel row and design"
     row = vs[(vs["version"] == "v13 … v23 Part-1") & (vs["kernel_mode"] == "aligned")]
@@ -190,7 +179,7 @@ def test_ring_vs_kernel_matches_modes_and_flags_consistency():
     assert rfc["consistent"].iloc[0] and rfc["match"].iloc[0] == "same mode and CPUs"
     same = vs[vs["kernel_cpus"] == "same"].iloc[0]
     assert same["our_cpus"] == "same"
-    text = u.ring_answer(ratios, vs)
+    text = answers.ring_answer(ratios, vs)
     assert "of 13 matched rows" in text and "0.272" in text
     fig = pu.ring_comparison(vs)
     assert fig.axes
@@ -198,21 +187,21 @@ def test_ring_vs_kernel_matches_modes_and_flags_consistency():
 
 def test_memory_answer_and_counters_answer_on_synthetic_tables():
     mem = pd.DataFrame([
-        {"design": d, "workload": "rx", "free_on": "this CPU", "status": u.MEASURED,
+        {"design": d, "workload": "rx", "free_on": "this CPU", "status": schedule.MEASURED,
          "note": "", "pages_per_1k_packets": p, "peak_pages_held": 64.0,
          "consumed_per_requested": c, "not_measured": nm}
         for d, p, c, nm in (("topdown", 184.0, 1.0, ""), ("bottomup", 184.0, 1.0, ""),
                             ("order0", 1000.0, 5.5, ""),
                             ("malloc", np.nan, 1.0, "pages_per_1k_packets: no page model"))])
-    text = u.memory_answer(mem)
+    text = answers.memory_answer(mem)
     assert text.startswith("bottomup vs topdown: rx/this CPU 184.0 vs 184.0")
     assert "most order0 (1000.0)" in text and "malloc (no page model)" in text
     ct = pd.DataFrame([
-        {"design": d, "workload": "fastpath", "status": u.MEASURED,
+        {"design": d, "workload": "fastpath", "status": schedule.MEASURED,
          "instructions_per_packet": i, "d1_misses_per_packet": 0.01,
          "ll_misses_per_packet": 0.0, "hw_cycles_per_packet": "not measured: no PMU"}
         for d, i in (("topdown", 40.0), ("bottomup", 44.0))])
-    text = u.counters_answer(ct)
+    text = answers.counters_answer(ct)
     assert "44.0 vs 40.0 instructions per packet (+4.0, +10.0 %)" in text
     assert "not measured: no PMU" in text
 
@@ -222,7 +211,7 @@ def test_memory_answer_and_counters_answer_on_synthetic_tables():
 
 
 def test_memory_table_nan_not_zero_and_refusals():
-    mem = u.memory_table(["topdown", "malloc", "null", "slicer1k"], ["ring"], packets=512,
+    mem = memory.memory_table(["topdown", "malloc", "null", "slicer1k"], ["ring"], packets=512,
                          **TINY)
     assert len(mem) == 4
     m = mem.set_index("design")
@@ -250,7 +239,7 @@ def _unsupported_probe():
 
 def test_counter_table_without_pmu_says_not_measured(monkeypatch):
     monkeypatch.setattr(fcounters, "probe", lambda refresh=False: _unsupported_probe())
-    ct = u.counter_table_for(["topdown", "slicer1k"], ["ring"], packets=512, progress=False)
+    ct = xcounters.counter_table_for(["topdown", "slicer1k"], ["ring"], packets=512, progress=False)
     assert list(ct["design"]) == ["topdown", "slicer1k"]
     top = ct.iloc[0]
     hw = [c for c in ct.columns if c.startswith("hw_")]
@@ -296,8 +285,8 @@ def test_counter_table_with_pmu_reads_counters(monkeypatch):
               "branch-misses": {"value": None, "errno": 2,
                                 "reason": "not supported: no PMU (ENOENT)"}}
     calls = []
-    monkeypatch.setattr(u, "run", lambda *a, **k: calls.append((a, k)) or _FakeRun(events))
-    ct = u.counter_table_for(["topdown"], ["fastpath"], progress=False, store=False)
+    monkeypatch.setattr(xcounters, "run", lambda *a, **k: calls.append((a, k)) or _FakeRun(events))
+    ct = xcounters.counter_table_for(["topdown"], ["fastpath"], progress=False, store=False)
     row = ct.iloc[0]
     assert calls and calls[0][1]["counters"] is True
     assert row["hw_cycles_per_packet"] == pytest.approx(50.0)
@@ -308,7 +297,7 @@ def test_counter_table_with_pmu_reads_counters(monkeypatch):
 
 
 def test_probe_table_lists_every_event():
-    t = u.probe_table()
+    t = xcounters.probe_table()
     assert list(t["event"]) == list(fcounters.EVENTS)
     assert (t.loc[~t["supported"], "reason"] != "").all()
 
@@ -316,7 +305,7 @@ def test_probe_table_lists_every_event():
 @pytest.mark.skipif(not fcounters.COLLECTORS["valgrind"].available()[0],
                     reason="valgrind not installed")
 def test_top_functions_one_table():
-    t = u.top_functions(["topdown"], method="callgrind", top=3, packets=1024)
+    t = xcounters.top_functions(["topdown"], method="callgrind", top=3, packets=1024)
     assert len(t) == 3 and (t["design"] == "topdown").all()
     assert (t["method"] == "callgrind").all() and t["reason"].iloc[0]
 
