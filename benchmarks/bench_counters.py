@@ -13,11 +13,11 @@ per-round ratios show how much of any difference is noise.
 """
 
 import argparse
-import random
 import statistics
 
 import fraglib
 from fraglib import counters
+from fraglib.experiments.schedule import schedule
 
 
 def main() -> None:
@@ -28,18 +28,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     per: dict[bool, list[float]] = {True: [], False: []}
-    ratios = []
-    rng = random.Random(args.seed)
-    for _ in range(args.rounds):
-        order = [True, False]
-        rng.shuffle(order)
-        got = {}
-        for with_counters in order:
-            r = fraglib.run(args.design, "fastpath", packets=args.packets,
-                            counters=with_counters, store=False)
-            got[with_counters] = r.median_cycles_per_packet
-            per[with_counters].append(got[with_counters])
-        ratios.append(got[True] / got[False])
+    got: dict[int, dict[bool, float]] = {}
+    for job in schedule([[True, False]], args.rounds, seed=args.seed):
+        r = fraglib.run(args.design, "fastpath", packets=args.packets,
+                        counters=job.item, store=False)
+        got.setdefault(job.round, {})[job.item] = r.median_cycles_per_packet
+        per[job.item].append(r.median_cycles_per_packet)
+    ratios = [g[True] / g[False] for g in got.values()]
     on, off = statistics.median(per[True]), statistics.median(per[False])
     ok, why = counters.COLLECTORS["counters"].available()
     print(f"{args.design}/fastpath packets={args.packets} rounds={args.rounds} "

@@ -10,10 +10,10 @@ packet, and the ratio is to `topdown` measured in the same rounds. The
 """
 
 import argparse
-import random
 import statistics
 
 import fraglib
+from fraglib.experiments.schedule import schedule
 
 
 def main() -> None:
@@ -28,14 +28,10 @@ def main() -> None:
     if "topdown" not in names:
         names.insert(0, "topdown")
     per: dict[str, list[float]] = {d: [] for d in names}
-    rng = random.Random(1)
-    for _ in range(args.rounds):
-        order = names[:]
-        rng.shuffle(order)
-        for d in order:
-            r = fraglib.run(d, "fastpath", packets=args.packets, size=args.size,
-                            align=args.align, store=False)
-            per[d].append(r.median_cycles_per_packet)
+    for job in schedule([names], args.rounds, seed=1):
+        r = fraglib.run(job.item, "fastpath", packets=args.packets, size=args.size,
+                        align=args.align, store=False)
+        per[job.item].append(r.median_cycles_per_packet)
     base = statistics.median(per["topdown"])
     floor = statistics.median(per["null"]) if "null" in per else None
     print(f"fastpath size={args.size} align={args.align} packets={args.packets} "

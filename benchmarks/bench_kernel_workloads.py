@@ -22,13 +22,13 @@ this run on this machine. Counts (pages, calls) are exact.
 import argparse
 import json
 import os
-import random
 import statistics as st
 import subprocess
 import tempfile
 from pathlib import Path
 
 from fraglib._build import BASE_FLAGS, REPO_ROOT, build_engine, compiler
+from fraglib.experiments.schedule import schedule
 
 DESIGNS = ("topdown", "bottomup", "encoded", "sockfrag")
 #: (before_s, after_s) of the published page_frag_test rows (kernel-pagefrag.md §5)
@@ -65,13 +65,9 @@ def run(exe: str, **p) -> tuple[float, dict]:
 
 def grid(cells: dict, rounds: int) -> dict:
     res = {k: [] for k in cells}
-    rng = random.Random(0)
-    for _ in range(rounds):
-        keys = list(cells)
-        rng.shuffle(keys)
-        for k in keys:
-            exe, p = cells[k]
-            res[k].append(run(exe, **p))
+    for job in schedule([list(cells)], rounds, seed=0):
+        exe, p = cells[job.item]
+        res[job.item].append(run(exe, **p))
     return res
 
 

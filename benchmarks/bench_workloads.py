@@ -17,11 +17,10 @@ process may use) with busy polling.
 
 import argparse
 import os
-import random
 import statistics
-import warnings
 
 import fraglib
+from fraglib.experiments.schedule import run_rounds, schedule
 from fraglib.workloads import get_workload
 
 
@@ -63,19 +62,18 @@ def main() -> None:
     cyc: dict[tuple[str, str], list[float]] = {c: [] for c in cells}
     extra: dict[tuple[str, str], list[float]] = {c: [] for c in cells}
     faulted: set[tuple[str, str]] = set()
-    rng = random.Random(1)
-    for _ in range(args.rounds):
-        order = cells[:]
-        rng.shuffle(order)
-        for label, d in order:
-            wl, params = todo[label]
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                r = fraglib.run(d, wl, store=False, metadata=False, **params)
-            if any("page faults" in str(w.message) for w in caught):
-                faulted.add((label, d))
-            cyc[label, d].append(r.median_cycles_per_packet)
-            extra[label, d].append(r.metrics.get(EXTRA[wl], float("nan")))
+    def one(job):
+        label, d = job.item
+        wl, params = todo[label]
+        return fraglib.run(d, wl, store=False, metadata=False, **params)
+
+    for job, r, flag, _ in run_rounds(schedule([cells], args.rounds, seed=1), one,
+                                      progress=False):
+        label, d = job.item
+        if "page faults" in flag:
+            faulted.add((label, d))
+        cyc[label, d].append(r.median_cycles_per_packet)
+        extra[label, d].append(r.metrics.get(EXTRA[todo[label][0]], float("nan")))
 
     print(f"rounds={args.rounds}; TSC cycles per packet (median of per-process medians); "
           "ratio = design / topdown")
