@@ -13,6 +13,11 @@ Quick start::
     r.median_cycles_per_packet
     c = fraglib.FragCache("topdown"); c.alloc(256)   # poke at a live cache
     fraglib.store.runs()                    # every stored run (DuckDB)
+
+What the notebooks run is in :mod:`fraglib.experiments` (one module per
+notebook over one interleaved-rounds scheduler); what they show, sentences,
+figures and tables, in :mod:`fraglib.report`. Neither is imported here (they
+pull in plotting and statistics packages): ``from fraglib.experiments import rx``.
 """
 
 from . import store, workloads
