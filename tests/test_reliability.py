@@ -56,8 +56,8 @@ def test_malformed_engine_output_is_an_engine_error(runs_root, small):
 
 def test_a_grid_continues_past_a_crashed_cell_and_lists_it(runs_root, small):
     df = schedule.grid(["topdown"], "fastpath",
-                          [{"size": 256, "fault": 1}, {"size": 512}], repeats=1,
-                          progress=False, root=runs_root, **small)
+                       [{"size": 256, "fault": 1}, {"size": 512}], repeats=1,
+                       progress=False, root=runs_root, **small)
     assert df["size"].tolist() == [512]
     assert [f["size"] for f in df.attrs["failed"]] == [256]
     assert "topdown/fastpath was killed by SIGSEGV" in df.attrs["failed"][0]["error"]
@@ -66,10 +66,11 @@ def test_a_grid_continues_past_a_crashed_cell_and_lists_it(runs_root, small):
 
 _SWEEP = textwrap.dedent("""
     import sys
+    from fraglib.experiments import schedule
     df = schedule.grid(["topdown", "bottomup"], "fastpath",
-                          [{"size": 64}], repeats=2, seed=3,
-                          progress=False, packets=1024, warmup=1, metadata=False,
-                          root=sys.argv[1])
+                       [{"size": 64}], repeats=2, seed=3,
+                       progress=False, packets=1024, warmup=1, metadata=False,
+                       root=sys.argv[1])
     print(" ".join(df["run_id"]))
 """)
 
@@ -89,8 +90,8 @@ def test_sigkill_then_resume_loses_only_the_run_in_flight(tmp_path, monkeypatch)
 
     monkeypatch.setenv(resume.RESUME_VAR, "1")        # the rerun, here: --resume
     df = schedule.grid(["topdown", "bottomup"], "fastpath", [{"size": 64}], repeats=2,
-                          seed=3, progress=False, packets=1024, warmup=1, metadata=False,
-                          root=str(root))
+                       seed=3, progress=False, packets=1024, warmup=1, metadata=False,
+                       root=str(root))
     out = df["run_id"].tolist()
     assert len(out) == 4
     assert before <= set(out), "every stored run was reused, not run again"
