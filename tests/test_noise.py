@@ -147,6 +147,10 @@ def test_noise_figures_draw_the_layout_spread_and_the_mde_grid():
     xs = sorted(x for c in ax.collections for x, _ in c.get_offsets())
     assert xs == pytest.approx(sorted(100 * lay["rel"])), "one point per build, in %"
     grid, _ = noise.cost_grid(aa)
+    table = noise.mde_pivot(grid)
+    assert table.loc[2, 4] == grid[(grid["builds"] == 2) & (grid["pairs"] == 4)]["mde"].item()
+    with pytest.raises(ParameterError, match="grid"):
+        noise.mde_pivot(grid.drop(columns="mde"))
     ax = figures.mde_by_builds(grid, 0.005).axes[0]
     assert ax.get_xscale() == ax.get_yscale() == "log"
     target = [ln for ln in ax.lines if list(ln.get_ydata()) == [0.5, 0.5]]

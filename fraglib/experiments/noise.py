@@ -35,7 +35,7 @@ from ..exceptions import ParameterError
 from .schedule import run_flags
 
 __all__ = ["aa_run", "variance_components", "sample_sigma", "provenance", "cost_grid",
-           "cheapest", "layout_spread", "sleep_check", "slowdown_curve",
+           "cheapest", "mde_pivot", "layout_spread", "sleep_check", "slowdown_curve",
            "COMPONENTS"]
 
 #: the variance components, in the order :func:`variance_components` lists them.
@@ -239,6 +239,15 @@ def cost_grid(c: _cmp.Comparison, **kwargs) -> tuple[pd.DataFrame, dict]:
                          seconds_per_build=costs["seconds_per_build"],
                          seconds_per_pair=costs["seconds_per_pair"], **kwargs)
     return grid, costs
+
+
+def mde_pivot(grid: pd.DataFrame) -> pd.DataFrame:
+    """:func:`cost_grid`'s MDE as a table: layout builds (rows) x pairs per build (columns)."""
+    missing = [c for c in ("builds", "pairs", "mde") if c not in grid]
+    if missing:
+        raise ParameterError("grid", f"missing columns {missing}",
+                             "the grid returned by fraglib.experiments.noise.cost_grid()")
+    return grid.pivot(index="builds", columns="pairs", values="mde")
 
 
 def cheapest(grid: pd.DataFrame, target: float) -> pd.Series | None:
