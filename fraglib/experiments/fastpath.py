@@ -21,6 +21,6 @@ def fastpath_grid(designs: Sequence[str] = ("topdown", "bottomup"),
                   sizes: Sequence[int] = (64, 256, 1024, 2048),
                   alignments: Sequence[int] = (1,), *, packets: int = 65536,
                   repeats: int = 8, **kwargs) -> pd.DataFrame:
-    """The fastpath workload over sizes x alignments (see :func:`grid`)."""
+    """The fastpath workload over sizes x alignments (see :func:`fraglib.experiments.schedule.grid`)."""
     cells = [{"size": s, "align": a} for s, a in itertools.product(sizes, alignments)]
     return grid(designs, "fastpath", cells, repeats=repeats, packets=packets, **kwargs)

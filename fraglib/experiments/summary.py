@@ -309,7 +309,7 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
         Per comparison: builds of each wave, and pairs per build of the
         first wave (later waves follow the measured variance components).
     seed, alpha, store, root, progress, resamples :
-        As for :func:`verdicts`.
+        As for :func:`~fraglib.experiments.verdict_table.workload_verdicts`.
     workload_params : mapping, optional
         Per-workload parameters (``{"tx": {"packets": 512}}``).
     **params

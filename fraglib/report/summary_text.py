@@ -203,7 +203,7 @@ def format_report(result: Summary, *, machine: str | None = None,
                   date: str | None = None, sha: str | None = None) -> str:
     """:func:`~fraglib.experiments.summary.debate`'s result as plain text: the answer first, then tables.
 
-    Every line fits :data:`WIDTH` columns (a netdev post). The first lines
+    Every line fits :data:`~fraglib.experiments.summary.WIDTH` columns (a netdev post). The first lines
     are the answer, one sentence per debate cell (:func:`answer_lines`);
     then the machine, date, git sha, method and budget; then the debate
     table, the other designs' table, the legend and numbered notes (why a
