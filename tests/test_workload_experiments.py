@@ -4,7 +4,6 @@ of zeros. Tiny runs only; no timing is asserted anywhere."""
 
 import math
 import os
-from pathlib import Path
 
 import matplotlib
 import numpy as np
