@@ -111,7 +111,7 @@ def verdicts(baseline: str = "topdown", designs: Sequence[str] | None = None,
         (why a cell is "not applicable", else empty), ``ci_method`` and
         ``wall_s``. Not-applicable rows have NaN numbers.
     """
-    from .compare import _validate, compare
+    from .compare import compare, plan
     from .designs import design_names, get_design
 
     get_design(baseline)
@@ -139,8 +139,8 @@ def verdicts(baseline: str = "topdown", designs: Sequence[str] | None = None,
         kw = {**_preferred(w), **params, **dict(extra.get(w, {}))}
         # bad input fails here, for the baseline, before anything runs; what
         # compare() refuses below is then the workload refusing a design
-        _validate(baseline, baseline, w, builds, processes, True, None, 0, seed,
-                  resamples, 0.0025, dict(kw))
+        plan(baseline, baseline, workload=w, builds=builds, processes=processes,
+             aa=True, seed=seed, resamples=resamples, **kw)
         for d in designs:
             label = {"label": f"{d}/{w}", "design": d, "workload": w, "baseline": baseline}
             try:
@@ -363,11 +363,11 @@ def answer_lines(table: pd.DataFrame) -> list[str]:
 def _classify(baseline: str, design: str, workload: str, builds: int, processes: int,
               seed: int, resamples: int, kw: Mapping) -> str | None:
     """Why the workload refuses this cell (None: it can run)."""
-    from .compare import _validate
+    from .compare import plan
 
     try:
-        _validate(baseline, design, workload, builds, processes, False, None, 0, seed,
-                  resamples, 0.0025, dict(kw))
+        plan(baseline, design, workload=workload, builds=builds, processes=processes,
+             seed=seed, resamples=resamples, **kw)
     except ParameterError as e:
         return str(e)
     return None
@@ -574,11 +574,11 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
             raise ParameterError("workload_params", w, "keys that are workload names: "
                                  + ", ".join(known))
     kws = {w: {**_preferred(w), **params, **dict(extra.get(w, {}))} for w in workloads}
-    from .compare import _validate
+    from .compare import plan
 
     for w in workloads:     # bad input fails here, before anything runs
-        _validate(baseline, baseline, w, builds, processes, True, budget_s, 0, seed,
-                  resamples, 0.0025, dict(kws[w]))
+        plan(baseline, baseline, workload=w, builds=builds, processes=processes, aa=True,
+             budget=budget_s, seed=seed, resamples=resamples, **kws[w])
 
     t0 = time.monotonic()
     common = dict(builds=builds, processes=processes, seed=seed, store=store, root=root,
