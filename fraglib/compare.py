@@ -48,6 +48,8 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import time
 import uuid
@@ -69,7 +71,7 @@ from .spec import RunSpec
 # here for the notebooks and fraglib.noise
 from .stats import build_t_interval, guard_few_builds, mde_grid, optimal_pairs
 
-__all__ = ["Comparison", "BuildPair", "Plan", "plan", "compare", "slowdown_flags",
+__all__ = ["Comparison", "BuildPair", "Plan", "plan", "compare", "comparison_id", "slowdown_flags",
            "layout_seed", "build_t_interval", "guard_few_builds", "optimal_pairs",
            "compare_each", "comparisons_table", "mde_grid", "OBSERVATION_COLUMNS",
            "RUN_KEYS"]
@@ -526,7 +528,7 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
              target_halfwidth=target_halfwidth, confidence=confidence,
              interleave=interleave, handoff_samples=handoff_samples, **params)
     clock = time.monotonic
-    sched = Scheduler(p, comparison=uuid.uuid4().hex[:12], clock=clock)
+    sched = Scheduler(p, comparison=comparison_id(p, resume=store), clock=clock)
     t0 = sched.t0
     run_kw = dict(store=store, root=root, metadata=p.metadata)
     bar = tqdm(total=None if p.budget else p.builds * p.processes, disable=not progress,
@@ -555,6 +557,27 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
     finally:
         bar.close()
     return _comparison(p, sched, act.reason, clock() - t0, t0, clock)
+
+
+def comparison_id(p: Plan, *, resume: bool = True) -> str:
+    """The id every run of a comparison is labelled with.
+
+    Random, except with resume on (``$FRAGLIB_RESUME=1``, :mod:`fraglib.resume`):
+    then a hash of the plan, the resume scope and how many identical plans
+    this process ran before, so that a rerun of a killed comparison labels
+    its new runs like the stored ones it resumes, and
+    :func:`fraglib.stats.verdict_from_store` finds them all under one id.
+    """
+    from . import resume as _resume
+
+    if not (resume and _resume.resume_enabled(None)):
+        return uuid.uuid4().hex[:12]
+    doc = json.dumps([_resume.key_of(p.spec_a), _resume.key_of(p.spec_b), p.builds,
+                      p.processes, p.aa, p.budget, p.slowdown, p.seed,
+                      p.target_halfwidth, p.interleave, p.handoff_samples])
+    key = "compare:" + hashlib.sha256(doc.encode()).hexdigest()[:16]
+    seq = _resume.next_seq(key)
+    return hashlib.sha256(f"{_resume.scope()}:{key}:{seq}".encode()).hexdigest()[:12]
 
 
 def _comparison(p: Plan, sched: Scheduler, stop_reason: str, measured_s: float,

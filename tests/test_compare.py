@@ -133,6 +133,23 @@ def test_plan_validates_once_and_makes_both_sides_specs():
     assert s.params == p.spec_b.params and s.provenance["slowdown"] == 3
 
 
+def test_comparison_id_is_random_unless_resuming(monkeypatch):
+    from fraglib import resume
+
+    p = cmp.plan("topdown", "bottomup", packets=4096)
+    monkeypatch.delenv(resume.RESUME_VAR, raising=False)
+    assert cmp.comparison_id(p) != cmp.comparison_id(p)
+    monkeypatch.setenv(resume.RESUME_VAR, "1")
+    resume.reset()
+    first = [cmp.comparison_id(p), cmp.comparison_id(p)]
+    resume.reset()                                  # a rerun in a new process
+    assert [cmp.comparison_id(p), cmp.comparison_id(p)] == first
+    assert first[0] != first[1]                     # the second identical comparison
+    other = cmp.plan("topdown", "bottomup", packets=4096, seed=1)
+    assert cmp.comparison_id(other) not in first
+    resume.reset()
+
+
 def test_planning_statistics_stay_importable_from_compare():
     for name in ("optimal_pairs", "build_t_interval", "guard_few_builds", "mde_grid"):
         assert getattr(cmp, name) is getattr(stats, name)
