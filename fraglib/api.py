@@ -109,8 +109,10 @@ def run(design: str | RunSpec = "topdown", workload: str = "fastpath", *,
     metadata : bool
         Collect machine metadata (tests switch it off for determinism).
     provenance : mapping, optional
-        Extra provenance fields (build id, process, pair, role) recorded
-        with the run.
+        Extra JSON-safe provenance fields recorded with the run. A run's
+        place in an experiment (role, pair, build id, process, comparison)
+        belongs in its spec's :class:`~fraglib.spec.Labels`, which the store
+        keeps as columns.
     timeout : float, optional
         Seconds before the engine is killed. A run expected to take longer
         (:mod:`fraglib.estimate`) is refused before it starts; one that

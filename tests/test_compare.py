@@ -6,7 +6,6 @@ say about a known effect (k dependent adds: several percent of topdown's
 machine's absolute speed.
 """
 
-import math
 import os
 import shutil
 import subprocess

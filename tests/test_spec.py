@@ -2,12 +2,11 @@
 
 import dataclasses
 import json
-import os
 
 import pytest
 
 from fraglib import api
-from fraglib.exceptions import ParameterError, UnknownNameError
+from fraglib.exceptions import ParameterError
 from fraglib.spec import Labels, RunSpec
 from fraglib.workloads import get_workload
 
