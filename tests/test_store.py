@@ -129,6 +129,11 @@ def test_verdict_from_store_equals_the_in_memory_verdict(tmp_path):
     other = stats.verdict_from_store(store.samples(tmp_path), comparison="other",
                                      resamples=2000, seed=4)
     assert other.kind == "faster"
+    assert store.compact(tmp_path).runs_compacted == 2 * len(runs)
+    assert stats.verdict_from_store(store.samples(tmp_path), comparison="cmp1",
+                                    resamples=2000, seed=4) == mem       # from a part
+    assert stats.verdict_from_store(store.samples(tmp_path), comparison="cmp1",
+                                    resamples=2000, seed=5) != mem       # seed matters
 
 
 def test_verdict_from_store_refuses_unlabelled_or_ambiguous_rows(tmp_path):
