@@ -28,8 +28,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 from collections.abc import Mapping
 from types import MappingProxyType
+
+import numpy as np
 
 from .exceptions import ParameterError
 
@@ -46,7 +49,8 @@ _ENV_PAD_LIMIT = 4096
 def _opt_int(name: str, v: object, lo: int) -> int | None:
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+    # numbers.Integral: NumPy integers too (layout seeds, pads drawn by NumPy)
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
         raise ParameterError(name, v, f"an integer >= {lo} or None")
     return int(v)
 
@@ -172,24 +176,27 @@ class RunSpec:
                 raise ParameterError("timeout", t, "a number of seconds > 0, or None")
         _estimate.check_run_size(self.design, self.workload, params, self.timeout)
         for k in ("counters", "stats"):
-            if not isinstance(getattr(self, k), bool):
-                raise ParameterError(k, getattr(self, k), "True or False")
+            v = getattr(self, k)
+            if not isinstance(v, (bool, np.bool_, numbers.Integral)) or v not in (0, 1):
+                raise ParameterError(k, v, "True or False")
+            object.__setattr__(self, k, bool(v))
         object.__setattr__(self, "params", MappingProxyType(dict(params)))
         object.__setattr__(self, "cpu", cpu)
         self._check_derivable()
 
     def _check_derivable(self) -> None:
         """Check (and freeze) the fields :meth:`derive` may change."""
-        _opt_int("layout_seed", self.layout_seed, 0)
         flags = self.extra_flags
         if isinstance(flags, str) or not all(isinstance(f, str) for f in flags):
             raise ParameterError("extra_flags", flags, "a tuple of compiler flags (str)")
         object.__setattr__(self, "extra_flags", tuple(flags))
         pad = self.env_pad
-        if pad is not None and (isinstance(pad, bool) or not isinstance(pad, int)
+        if pad is not None and (isinstance(pad, bool) or not isinstance(pad, numbers.Integral)
                                 or not 0 <= pad < _ENV_PAD_LIMIT):
             raise ParameterError("env_pad", pad,
                                  f"an integer in [0, {_ENV_PAD_LIMIT - 1}] or None")
+        object.__setattr__(self, "env_pad", None if pad is None else int(pad))
+        object.__setattr__(self, "layout_seed", _opt_int("layout_seed", self.layout_seed, 0))
         labels = self.labels
         if isinstance(labels, Mapping):
             labels = Labels(**labels)

@@ -68,6 +68,19 @@ def test_bad_fields_are_named(kw, param):
     assert e.value.param == param
 
 
+def test_numpy_integers_and_0_1_counters_are_taken_as_python_values():
+    import numpy as np
+
+    s = RunSpec.make("topdown", packets=4096, layout_seed=np.int64(5), env_pad=np.int32(7),
+                     counters=0)
+    assert (s.layout_seed, s.env_pad, s.counters) == (5, 7, False)
+    assert type(s.layout_seed) is int and type(s.env_pad) is int
+    assert RunSpec.from_json(s.to_json()) == s
+    with pytest.raises(ParameterError) as e:
+        RunSpec.make("topdown", packets=4096, counters=2)
+    assert e.value.param == "counters"
+
+
 def test_unknown_stored_field_is_refused():
     d = RunSpec.make("topdown", packets=4096).as_dict()
     with pytest.raises(ParameterError) as e:
