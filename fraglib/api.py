@@ -13,13 +13,13 @@ from . import estimate as _estimate
 from . import metadata as _metadata
 from . import resume as _resume
 from ._build import build_engine
-from .designs import get_design
 from .engine import PROGRESS_AFTER_S, run_engine, stderr_progress
 from .exceptions import ParameterError
 from .provenance import git_state
 from .results import RunResult
+from .spec import RunSpec
 
-__all__ = ["run", "run_pair", "HANDOFF_SAMPLES", "default_cpu", "check_cpu", "common_params", "RUN_DEFAULTS"]
+__all__ = ["run", "run_spec", "run_pair", "run_spec_pair", "check_pair", "HANDOFF_SAMPLES", "default_cpu", "check_cpu", "common_params", "RUN_DEFAULTS"]
 
 
 
@@ -55,7 +55,7 @@ def common_params(workload: str, given: Mapping[str, object]) -> dict:
     return {k: pref[k] if given.get(k) is None else given[k] for k in RUN_DEFAULTS}
 
 
-def run(design: str = "topdown", workload: str = "fastpath", *,
+def run(design: str | RunSpec = "topdown", workload: str = "fastpath", *,
         packets: int | None = None, size: int | None = None, align: int | None = None,
         batch: int | None = None, warmup: int | None = None, cpu: int | None = None, counters: bool = True,
         stats: bool = False, layout_seed: int | None = None,
@@ -68,8 +68,12 @@ def run(design: str = "topdown", workload: str = "fastpath", *,
 
     Parameters
     ----------
-    design : str
-        A design name (:func:`fraglib.designs`).
+    design : str or RunSpec
+        A design name (:func:`fraglib.designs`), or a whole
+        :class:`~fraglib.spec.RunSpec` (made and validated before): then the
+        spec's fields are used and only ``store``, ``root``, ``metadata``
+        and ``resume`` apply (:func:`run_spec`). With a name, the keywords
+        make the spec (:meth:`RunSpec.make <fraglib.spec.RunSpec.make>`).
     workload : str
         A workload name (:func:`fraglib.workloads`).
     packets : int, optional
@@ -105,8 +109,10 @@ def run(design: str = "topdown", workload: str = "fastpath", *,
     metadata : bool
         Collect machine metadata (tests switch it off for determinism).
     provenance : mapping, optional
-        Extra provenance fields (build id, process, pair, role) recorded
-        with the run.
+        Extra JSON-safe provenance fields recorded with the run. A run's
+        place in an experiment (role, pair, build id, process, comparison)
+        belongs in its spec's :class:`~fraglib.spec.Labels`, which the store
+        keeps as columns.
     timeout : float, optional
         Seconds before the engine is killed. A run expected to take longer
         (:mod:`fraglib.estimate`) is refused before it starts; one that
@@ -132,60 +138,60 @@ def run(design: str = "topdown", workload: str = "fastpath", *,
     StoreError
         The result could not be written; nothing partial was left.
     """
-    prep = _prepare(design, workload, dict(packets=packets, size=size, align=align,
-                                           batch=batch, warmup=warmup), cpu, counters,
-                    timeout, params)
-    engine_params = prep["engine_params"]
-    spec = _resume.spec_key(design, workload, engine_params, layout_seed=layout_seed,
-                            stats=stats, extra_flags=tuple(extra_flags),
-                            provenance=provenance)
-    seq = _resume.next_seq(spec)
+    if isinstance(design, RunSpec):
+        spec = design
+    else:
+        spec = RunSpec.make(design, workload, packets=packets, size=size, align=align,
+                            batch=batch, warmup=warmup, cpu=cpu, counters=counters,
+                            layout_seed=layout_seed, extra_flags=tuple(extra_flags),
+                            stats=stats, env_pad=env_pad, timeout=timeout,
+                            provenance=provenance, **params)
+    return run_spec(spec, store=store, root=root, metadata=metadata, resume=resume)
+
+
+def run_spec(spec: RunSpec, *, store: bool = True, root: str | os.PathLike | None = None,
+             metadata: bool = True, resume: bool | None = None) -> RunResult:
+    """Run one :class:`~fraglib.spec.RunSpec` (already validated: not checked again).
+
+    ``store``, ``root``, ``metadata`` and ``resume`` are as :func:`run`'s;
+    the result's ``spec`` is ``spec.as_dict()``.
+    """
+    if not isinstance(spec, RunSpec):
+        raise ParameterError("spec", type(spec).__name__, "a fraglib.spec.RunSpec")
+    key = _resume.key_of(spec)
+    seq = _resume.next_seq(key)
     if store and _resume.resume_enabled(resume):
-        done = _resume.lookup(spec, seq, root)
+        done = _resume.lookup(key, seq, root)
         if done is not None:
             return done
-    build = build_engine(design, layout_seed=layout_seed, stats=stats,
-                         extra_flags=tuple(extra_flags))
+    build = build_engine(spec.design, layout_seed=spec.layout_seed, stats=spec.stats,
+                         extra_flags=spec.extra_flags)
     meta = _metadata.machine_metadata(enabled=metadata)
     freq_before = _metadata.frequencies() if metadata else {}
     started = _dt.datetime.now(_dt.timezone.utc)
-    label = f"{design}/{workload}"
-    expected_s = prep["expected_s"]
+    label = f"{spec.design}/{spec.workload}"
+    packets = int(spec.params["packets"])
+    expected_s = _estimate.expected_seconds(spec.design, spec.workload, packets)
     if expected_s > PROGRESS_AFTER_S:
-        print(f"fraglib: {label}: {prep['params']['packets']:,} packets, about "
+        print(f"fraglib: {label}: {packets:,} packets, about "
               f"{expected_s:,.0f} s expected", file=sys.stderr, flush=True)
-    doc = run_engine(build.path, engine_params, env_pad=env_pad, timeout=timeout,
-                     progress=stderr_progress(label, expected_s))
-    _estimate.observe(design, workload, int(prep["params"]["packets"]),
+    doc = run_engine(build.path, spec.engine_params, env_pad=spec.env_pad,
+                     timeout=spec.timeout, progress=stderr_progress(label, expected_s))
+    _estimate.observe(spec.design, spec.workload, packets,
                       (_dt.datetime.now(_dt.timezone.utc) - started).total_seconds())
     freq_after = _metadata.frequencies() if metadata else {}
-    result = _result(design, workload, doc, build, started, meta, freq_before, freq_after,
-                     metadata, provenance, spec, seq)
+    result = _result(spec, doc, build, started, meta, freq_before, freq_after,
+                     metadata, spec.provenance, key, seq)
     if store:
         from .store import write_run
         write_run(result, root)
     return result
 
 
-def _prepare(design: str, workload: str, common_given: dict, cpu, counters, timeout,
-             params: dict) -> dict:
-    """Validate one run's parameters (nothing built or run)."""
-    get_design(design)
-    from .workloads import validate_params
-
-    common = common_params(workload, common_given)
-    cpu = default_cpu() if cpu is None else check_cpu("cpu", cpu)
-    params = validate_params(workload, {**params, **common}, design=design, cpu=cpu)
-    expected_s = _estimate.check_run_size(design, workload, params, timeout)
-    engine_params = {"workload": workload, "cpu": cpu, "counters": int(bool(counters)),
-                     **params}
-    return {"params": params, "engine_params": engine_params, "expected_s": expected_s,
-            "cpu": cpu}
-
-
-def _result(design, workload, doc, build, started, meta, freq_before, freq_after,
-            metadata, provenance, spec, seq) -> RunResult:
-    """A RunResult with its provenance from one engine document."""
+def _result(spec: RunSpec, doc, build, started, meta, freq_before, freq_after,
+            metadata, provenance, key, seq) -> RunResult:
+    """A RunResult with its provenance and spec from one engine document."""
+    design, workload = spec.design, spec.workload
     prov = {"machine": _metadata.machine_id() if metadata else "test",
             "time": started.isoformat(timespec="seconds"),
             "env_pad": doc["_env_pad"],
@@ -195,7 +201,7 @@ def _result(design, workload, doc, build, started, meta, freq_before, freq_after
             **{f"before_{k}": v for k, v in freq_before.items()},
             **{f"after_{k}": v for k, v in freq_after.items()},
             **dict(provenance or {}),
-            "spec_key": spec, "spec_seq": seq, "spec_scope": _resume.scope()}
+            "spec_key": key, "spec_seq": seq, "spec_scope": _resume.scope()}
     faults = _region_page_faults(doc.get("counters", []))
     prov["region_page_faults"] = "not measured" if faults is None else faults
     if faults:
@@ -207,7 +213,7 @@ def _result(design, workload, doc, build, started, meta, freq_before, freq_after
         warmup_samples=doc["warmup_samples"], metrics=doc.get("metrics", {}),
         pages=doc.get("pages", {}), stats=doc.get("stats") or {},
         counters=tuple(doc.get("counters", [])), provenance=prov,
-        rounds=doc.get("rounds"))
+        rounds=doc.get("rounds"), spec=spec.as_dict())
 
 
 #: samples per round of an interleaved pair (:func:`run_pair`).  On the
@@ -220,7 +226,7 @@ def _result(design, workload, doc, build, started, meta, freq_before, freq_after
 HANDOFF_SAMPLES = 1
 
 
-def run_pair(a: str, b: str, workload: str = "fastpath", *, first: str = "A",
+def run_pair(a: str | RunSpec, b: str | RunSpec, workload: str = "fastpath", *, first: str = "A",
              handoff_samples: int = HANDOFF_SAMPLES,
              packets: int | None = None, size: int | None = None,
              align: int | None = None, batch: int | None = None,
@@ -243,8 +249,9 @@ def run_pair(a: str, b: str, workload: str = "fastpath", *, first: str = "A",
 
     Parameters
     ----------
-    a, b : str
-        Design names.
+    a, b : str or RunSpec
+        Design names, or specs (then their own fields apply and the per-run
+        keywords below are not used for that side; :func:`run_spec_pair`).
     workload : str
     first : {"A", "B"}
         The side that runs the first round (ABBA order of a comparison).
@@ -277,51 +284,90 @@ def run_pair(a: str, b: str, workload: str = "fastpath", *, first: str = "A",
     EngineError
         Either engine failed; the message names its design. Nothing stored.
     """
-    from .engine import HANDOFF_KEYS, run_engine_pair
+    from .engine import HANDOFF_KEYS
 
     for k in HANDOFF_KEYS:
         if k in params:
             raise ParameterError(k, params[k], "not settable: run_pair sets it")
-    given = dict(packets=packets, size=size, align=align, batch=batch, warmup=warmup)
-    cpu = default_cpu() if cpu is None else check_cpu("cpu", cpu)
-    pa = _prepare(a, workload, given, cpu, counters, timeout, dict(params))
-    pb = _prepare(b, workload, given, cpu, counters, timeout, dict(params))
-    wl_threads = pa["params"].get("cpu2", -1)
-    if workload == "ring" or (isinstance(wl_threads, int) and wl_threads >= 0):
-        raise ParameterError("workload", workload if workload == "ring" else
-                             f"{workload} with cpu2={wl_threads}",
-                             "a single-thread workload (fastpath, rx, tx without cpu2): "
-                             "the token cannot stop a second thread")
+    specs = []
+    for side, design, lseed, flags, pad, prov in (
+            ("a", a, layout_seed_a, extra_flags_a, env_pad_a, provenance_a),
+            ("b", b, layout_seed_b, extra_flags_b, env_pad_b, provenance_b)):
+        if isinstance(design, RunSpec):
+            specs.append(design)
+            continue
+        specs.append(RunSpec.make(design, workload, packets=packets, size=size, align=align,
+                                  batch=batch, warmup=warmup, cpu=cpu, counters=counters,
+                                  layout_seed=lseed, extra_flags=tuple(flags), env_pad=pad,
+                                  timeout=timeout, provenance=prov, **params))
+    return run_spec_pair(specs[0], specs[1], first=first, handoff_samples=handoff_samples,
+                         store=store, root=root, metadata=metadata, resume=resume)
+
+
+def check_pair(spec_a: RunSpec, spec_b: RunSpec) -> None:
+    """Refuse two specs that cannot run interleaved (:func:`run_spec_pair`)."""
+    for name, s in (("a", spec_a), ("b", spec_b)):
+        if not isinstance(s, RunSpec):
+            raise ParameterError(name, type(s).__name__, "a fraglib.spec.RunSpec")
+    if spec_a.workload != spec_b.workload:
+        raise ParameterError("b", spec_b.workload, f"the same workload as A "
+                             f"({spec_a.workload})")
+    if spec_a.cpu != spec_b.cpu:
+        raise ParameterError("cpu", spec_b.cpu, f"the same CPU as A ({spec_a.cpu}): "
+                             "both sides share one CPU")
+    for s in (spec_a, spec_b):
+        if s.two_threads:
+            wl = s.workload if s.workload == "ring" else \
+                f"{s.workload} with cpu2={s.params.get('cpu2')}"
+            raise ParameterError("workload", wl,
+                                 "a single-thread workload (fastpath, rx, tx without "
+                                 "cpu2): the token cannot stop a second thread")
+        if s.stats:
+            raise ParameterError("stats", True, "False for an interleaved pair")
+
+
+def run_spec_pair(spec_a: RunSpec, spec_b: RunSpec, *, first: str = "A",
+                  handoff_samples: int = HANDOFF_SAMPLES, store: bool = True,
+                  root: str | os.PathLike | None = None, metadata: bool = True,
+                  resume: bool | None = None) -> tuple[RunResult, RunResult]:
+    """Run two specs interleaved in lockstep (see :func:`run_pair`); not re-validated.
+
+    Each side's provenance gains ``interleaved``, ``handoff_samples``,
+    ``interleave_first`` and ``peer_run_id``.
+    """
+    from .engine import run_engine_pair
+
+    check_pair(spec_a, spec_b)
     sides = []
-    for design, prov, prep, lseed, flags in (
-            (a, provenance_a, pa, layout_seed_a, extra_flags_a),
-            (b, provenance_b, pb, layout_seed_b, extra_flags_b)):
-        prov = {**dict(prov or {}), "interleaved": True,
-                "handoff_samples": handoff_samples, "interleave_first": first}
-        spec = _resume.spec_key(design, workload, prep["engine_params"],
-                                layout_seed=lseed, stats=False, extra_flags=tuple(flags),
-                                provenance=prov)
-        sides.append((prov, spec, _resume.next_seq(spec)))
+    for spec in (spec_a, spec_b):
+        spec = spec.derive(provenance={**spec.provenance, "interleaved": True,
+                                       "handoff_samples": handoff_samples,
+                                       "interleave_first": first})
+        key = _resume.key_of(spec)
+        sides.append((spec, key, _resume.next_seq(key)))
     if store and _resume.resume_enabled(resume):
         # a pair is replayed only whole: one side alone was not measured with its peer
-        done = [_resume.lookup(spec, seq, root) for _, spec, seq in sides]
+        done = [_resume.lookup(key, seq, root) for _, key, seq in sides]
         if all(d is not None for d in done):
             return done[0], done[1]
-    build_a = build_engine(a, layout_seed=layout_seed_a, extra_flags=tuple(extra_flags_a))
-    build_b = build_engine(b, layout_seed=layout_seed_b, extra_flags=tuple(extra_flags_b))
+    (sa, _, _), (sb, _, _) = sides
+    build_a = build_engine(sa.design, layout_seed=sa.layout_seed, extra_flags=sa.extra_flags)
+    build_b = build_engine(sb.design, layout_seed=sb.layout_seed, extra_flags=sb.extra_flags)
     meta = _metadata.machine_metadata(enabled=metadata)
     freq_before = _metadata.frequencies() if metadata else {}
     started = _dt.datetime.now(_dt.timezone.utc)
-    doc_a, doc_b = run_engine_pair(build_a.path, pa["engine_params"], build_b.path,
-                                   pb["engine_params"], handoff_samples=handoff_samples,
-                                   first=first, env_pad_a=env_pad_a, env_pad_b=env_pad_b,
-                                   timeout=timeout)
+    doc_a, doc_b = run_engine_pair(build_a.path, sa.engine_params, build_b.path,
+                                   sb.engine_params, handoff_samples=handoff_samples,
+                                   first=first, env_pad_a=sa.env_pad, env_pad_b=sb.env_pad,
+                                   timeout=max(t for t in (sa.timeout, sb.timeout))
+                                   if sa.timeout is not None and sb.timeout is not None
+                                   else None)
     freq_after = _metadata.frequencies() if metadata else {}
     out = []
-    for design, doc, build, (prov, spec, seq) in ((a, doc_a, build_a, sides[0]),
-                                                  (b, doc_b, build_b, sides[1])):
-        out.append(_result(design, workload, doc, build, started, meta, freq_before,
-                           freq_after, metadata, prov, spec, seq))
+    for doc, build, (spec, key, seq) in ((doc_a, build_a, sides[0]),
+                                         (doc_b, build_b, sides[1])):
+        out.append(_result(spec, doc, build, started, meta, freq_before,
+                           freq_after, metadata, spec.provenance, key, seq))
     ra, rb = out
     ra = dataclasses.replace(ra, provenance={**ra.provenance, "peer_run_id": rb.run_id})
     rb = dataclasses.replace(rb, provenance={**rb.provenance, "peer_run_id": ra.run_id})

@@ -29,6 +29,15 @@
   what was achieved. After the first wave the pairs per build follow the
   measured variance components and costs (:func:`optimal_pairs`, Kalibera &
   Jones' dimensioning).
+* **Plan, scheduler, executor.** :func:`plan` validates every argument once
+  and makes both sides' :class:`~fraglib.spec.RunSpec`;
+  :class:`fraglib.scheduler.Scheduler` decides, from the measurements so far,
+  the budget and a clock, which builds and pairs come next and when to
+  stop (pure: testable with a fake clock); :func:`compare` carries the
+  decisions out and hands the results back. Every run is stored with its
+  spec's labels (role, pair, build, process, comparison), so
+  :func:`fraglib.stats.verdict_from_store` gives the same verdict from the
+  stored rows alone.
 
 Example::
 
@@ -39,6 +48,8 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import time
 import uuid
@@ -48,17 +59,22 @@ from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _sps
 from tqdm.auto import tqdm
 
 from . import stats as _stats
 from ._build import build_engine
 from .exceptions import ParameterError, UnknownNameError
+from .scheduler import (BuildPair, MakeBuilds, Plan, RunPair, Scheduler, Stop,
+                        layout_seed, side_labels, slowdown_flags)
+from .spec import RunSpec
+# planning statistics live in fraglib.stats; these names stay importable from
+# here for the notebooks and fraglib.noise
+from .stats import build_t_interval, guard_few_builds, mde_grid, optimal_pairs
 
-__all__ = ["Comparison", "BuildPair", "compare", "slowdown_flags", "layout_seed",
-           "build_t_interval", "guard_few_builds", "optimal_pairs", "compare_each",
-           "comparisons_table",
-           "mde_grid", "OBSERVATION_COLUMNS", "RUN_KEYS"]
+__all__ = ["Comparison", "BuildPair", "Plan", "plan", "compare", "comparison_id", "slowdown_flags",
+           "layout_seed", "build_t_interval", "guard_few_builds", "optimal_pairs",
+           "compare_each", "comparisons_table", "mde_grid", "OBSERVATION_COLUMNS",
+           "RUN_KEYS"]
 
 #: keyword arguments of :func:`fraglib.run` that are not workload parameters.
 RUN_KEYS = ("packets", "size", "align", "batch", "warmup", "cpu", "counters",
@@ -72,53 +88,11 @@ OBSERVATION_COLUMNS = (
     "median_value", "cut_samples", "tsc_step", "interleaved",
 )
 
-# Interim CI checks in budget mode use fewer resamples; the final verdict
-# uses `resamples`.
-_INTERIM_RESAMPLES = 2000
-# Budget mode: seconds a wave is assumed to need per build before any build
-# was compiled here (both engines, two compilers at a time, on a 2-core VM),
-# and below which a build was a cache hit, not a compile.
-_MIN_COMPILE_S = 3.0
-_CACHED_S = 0.3
 # workloads whose "cycles" are not a measurement (the size generator check).
 _NOT_TIMED = ("sizes",)
-
-
-def slowdown_flags(k: int) -> tuple[str, ...]:
-    """Compiler flags that inject ``k`` dependent adds into the alloc path."""
-    return (f"-DFRAG_SLOWDOWN={int(k)}",) if k else ()
-
-
-def layout_seed(seed: int, build: int, side: int = 0) -> int:
-    """Layout seed of build ``build`` (side 1 = the B side of an A/A run).
-
-    Derived from ``seed`` through :class:`numpy.random.SeedSequence`, so the
-    same ``seed`` reuses the same cached builds and two sides or two builds
-    never share a layout by accident.
-    """
-    state = np.random.SeedSequence([int(seed), int(build), int(side)]).generate_state(1)
-    return int(state[0] & 0x7FFFFFFF)
-
-
-@dataclasses.dataclass(frozen=True)
-class BuildPair:
-    """The two engines of one layout build.
-
-    Attributes
-    ----------
-    build : int
-        Build index (the ``build`` column of the observations).
-    a_seed, b_seed : int
-        Layout seeds of the A and B engines (equal unless ``aa``).
-    a_key, b_key : str
-        Content-hash build keys (:class:`fraglib._build.BuildInfo.key`).
-    """
-
-    build: int
-    a_seed: int
-    b_seed: int
-    a_key: str
-    b_key: str
+# what the plan chooses for every process: not a keyword of compare()
+_CHOSEN = ("layout_seed", "extra_flags", "env_pad", "stats", "store", "root", "provenance",
+           "labels", "resume")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -299,7 +273,7 @@ def _fmt_pct(x: float) -> str:
     return f"{100 * x:.2f} %" if math.isfinite(x) else "unknown"
 
 
-# ---- validation -------------------------------------------------------------
+# ---- the plan: every argument validated once ------------------------------------
 
 
 def _check_int(param: str, v: object, lo: int) -> int:
@@ -308,9 +282,27 @@ def _check_int(param: str, v: object, lo: int) -> int:
     return int(v)
 
 
-def _validate(a, b, workload, builds, processes, aa, budget, slowdown, seed, resamples,
-              target_halfwidth, params) -> tuple[dict, dict]:
-    from . import api
+def plan(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
+         processes: int = 6, aa: bool = False, budget: float | None = None,
+         slowdown: int = 0, seed: int = 0, resamples: int = 10_000,
+         target_halfwidth: float = 0.0025, confidence: float = 0.95,
+         interleave: bool | None = None, handoff_samples: int | None = None,
+         **params) -> Plan:
+    """Validate a comparison's arguments and return its :class:`Plan`.
+
+    Takes :func:`compare`'s arguments (without ``store``, ``root``,
+    ``progress``); builds, runs and writes nothing. Each side's
+    :class:`~fraglib.spec.RunSpec` is made here, so a workload that refuses
+    a design, a bad run or workload parameter and a run too large all fail
+    before anything is built.
+
+    Raises
+    ------
+    ParameterError
+        Bad input, naming the parameter (:class:`UnknownNameError` for an
+        unknown design: ``a`` or ``b``).
+    """
+    from .api import HANDOFF_SAMPLES
     from .designs import design_names, get_design
 
     for param, name in (("a", a), ("b", b)):
@@ -319,7 +311,7 @@ def _validate(a, b, workload, builds, processes, aa, budget, slowdown, seed, res
         except UnknownNameError:
             raise UnknownNameError(param, name, design_names()) from None
     builds = _check_int("builds", builds, 1)
-    _check_int("processes", processes, 2)
+    processes = _check_int("processes", processes, 2)
     if slowdown is None or isinstance(slowdown, bool) \
             or not isinstance(slowdown, (int, np.integer)) or slowdown < 0:
         raise ParameterError("slowdown", slowdown,
@@ -336,6 +328,7 @@ def _validate(a, b, workload, builds, processes, aa, budget, slowdown, seed, res
             raise ParameterError("budget", budget, "a number of seconds > 0") from None
         if not (math.isfinite(bud) and bud > 0):
             raise ParameterError("budget", budget, "a number of seconds > 0")
+        budget = bud
     if not (isinstance(target_halfwidth, (int, float)) and not isinstance(target_halfwidth, bool)
             and 0 < target_halfwidth < 1):
         raise ParameterError("target_halfwidth", target_halfwidth,
@@ -343,44 +336,45 @@ def _validate(a, b, workload, builds, processes, aa, budget, slowdown, seed, res
     if workload in _NOT_TIMED:
         raise ParameterError("workload", workload, "a timed workload (not "
                              + ", ".join(_NOT_TIMED) + ")")
-    _check_int("seed", seed, 0)
-    _stats._check_resamples(resamples)
-    run_kw = {k: params.pop(k) for k in RUN_KEYS if k in params}
-    for k in ("layout_seed", "extra_flags", "env_pad", "stats", "store", "root",
-              "provenance"):
+    seed = _check_int("seed", seed, 0)
+    resamples = _stats._check_resamples(resamples)
+    confidence = _stats._check_confidence(confidence)
+    for k in _CHOSEN:
         if k in params:
             raise ParameterError(k, params[k], "not settable here: compare() chooses "
                                  "it for every process")
-    from .workloads import COMMON_PARAMS, get_workload, validate_params
+    metadata = params.pop("metadata", True)
+    if not isinstance(metadata, bool):
+        raise ParameterError("metadata", metadata, "True or False")
+    given = {k: params[k] for k in RUN_KEYS if k in params}
+    spec_a = RunSpec.make(a, workload, **params)
+    spec_b = RunSpec.make(b, workload, extra_flags=slowdown_flags(slowdown), **params)
+    interleave, handoff_samples = _check_interleave(interleave, handoff_samples, spec_a,
+                                                    HANDOFF_SAMPLES)
+    label_a, label_b = side_labels(a, b, int(slowdown))
+    recorded = {**dict(spec_a.params), **given, **({"metadata": metadata}
+                                                   if "metadata" in given else {})}
+    return Plan(a=a, b=b, workload=workload, spec_a=spec_a, spec_b=spec_b,
+                label_a=label_a, label_b=label_b, builds=builds, processes=processes,
+                aa=bool(aa), budget=budget, slowdown=int(slowdown), seed=seed,
+                resamples=resamples, target_halfwidth=float(target_halfwidth),
+                confidence=confidence, interleave=interleave,
+                handoff_samples=handoff_samples, params=recorded, metadata=metadata)
 
-    # what fraglib.run will use: given, else the workload's preference, else
-    # run()'s own default (ring: 2048-byte objects, tx: 16 messages a sample)
-    effective = api.common_params(workload, run_kw)
-    validate_params(workload, effective)
-    if "cpu" in run_kw and run_kw["cpu"] is not None:
-        api.check_cpu("cpu", run_kw["cpu"])
-    cpu = run_kw.get("cpu")
-    cpu = api.default_cpu() if cpu is None else cpu
-    wl_params = dict(validate_params(workload, dict(params), cpu=cpu))
-    common = {k: v for k, v in {**effective, **run_kw}.items() if k in COMMON_PARAMS}
-    for design in dict.fromkeys((a, b)):        # a design the workload refuses
-        validate_params(workload, {**common, **wl_params}, design=design)
-    return {**effective, **run_kw}, wl_params
 
-
-def _check_interleave(interleave, handoff_samples, workload: str, wl_params: dict,
+def _check_interleave(interleave, handoff_samples, spec: RunSpec,
                       default_samples: int) -> tuple[bool, int]:
     """Resolve ``interleave`` (None: by workload) and ``handoff_samples``."""
-    cpu2 = wl_params.get("cpu2", -1)
-    two_threads = workload == "ring" or (isinstance(cpu2, int) and cpu2 >= 0)
+    two_threads = spec.two_threads
     if interleave is None:
         interleave = not two_threads
     if not isinstance(interleave, (bool, np.bool_)):
         raise ParameterError("interleave", interleave, "True, False or None (by workload)")
     if interleave and two_threads:
+        cpu2 = spec.params.get("cpu2", -1)
         raise ParameterError("interleave", interleave,
-                             f"False for workload {workload}"
-                             + (f" with cpu2={cpu2}" if workload != "ring" else "")
+                             f"False for workload {spec.workload}"
+                             + (f" with cpu2={cpu2}" if spec.workload != "ring" else "")
                              + " (two threads: the token cannot stop the second one)")
     if handoff_samples is None:
         handoff_samples = default_samples
@@ -391,28 +385,55 @@ def _check_interleave(interleave, handoff_samples, workload: str, wl_params: dic
     return bool(interleave), int(handoff_samples)
 
 
-# ---- the experiment -----------------------------------------------------------
+# ---- the executor -----------------------------------------------------------------
 
 
-def _labels(a: str, b: str, slowdown: int) -> tuple[str, str]:
-    lb = f"{b}+slowdown{slowdown}" if slowdown else b
-    if lb == a:
-        return f"{a} (A)", f"{b} (B)"
-    return a, lb
-
-
-def _make_builds(a: str, b: str, indices: range, seed: int, aa: bool, slowdown: int
-                 ) -> list[BuildPair]:
+def _make_builds(a: str, b: str, indices, seed: int, aa: bool, slowdown: int,
+                 seeds=None) -> list[BuildPair]:
     """Build (or reuse) both engines of each build, two compilers at a time."""
-    def one(j: int) -> BuildPair:
-        sa = layout_seed(seed, j, 0)
-        sb = layout_seed(seed, j, 1) if aa else sa
+    indices = list(indices)
+    if seeds is None:
+        seeds = [(layout_seed(seed, j, 0), layout_seed(seed, j, 1 if aa else 0))
+                 for j in indices]
+
+    def one(job) -> BuildPair:
+        j, (sa, sb) = job
         ia = build_engine(a, layout_seed=sa)
         ib = build_engine(b, layout_seed=sb, extra_flags=slowdown_flags(slowdown))
         return BuildPair(j, sa, sb, ia.key, ib.key)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(one, indices))
+        return list(pool.map(one, zip(indices, seeds)))
+
+
+def _observations(results, act: RunPair, timing: Mapping[str, tuple[float, float]],
+                  interleaved: bool) -> list[dict]:
+    """The two observation rows of one pair, in the order the processes ran.
+
+    ``value`` (and its median and cut) come from
+    :func:`fraglib.stats.process_values`, the same reduction
+    :func:`fraglib.stats.verdict_from_store` applies to the stored rows.
+    """
+    pv = _stats.process_values(_stats.samples_frame(results)).set_index("run_id")
+    rows = []
+    for r in results:
+        lab, bp, p = r.labels, act.build, pv.loc[r.run_id]
+        cpp = r.cycles_per_packet
+        warm = r.cycles[:r.warmup_samples] / r.packets[:r.warmup_samples]
+        rows.append({
+            "build": bp.build, "pair": act.pair, "design": p["design"],
+            "value": float(p["value"]), "role": lab["role"], "order": act.order,
+            "seq": lab["process"], "run_id": r.run_id,
+            "env_pad": int(r.provenance["env_pad"]), "layout_seed": r.spec["layout_seed"],
+            "build_key": bp.a_key if lab["role"] == "A" else bp.b_key,
+            "min_value": float(cpp.min()), "n_samples": int(len(cpp)),
+            "warmup_samples": int(r.warmup_samples),
+            "warmup_value": float(np.median(warm)) if len(warm) else math.nan,
+            "t_start": timing[r.run_id][0], "t_wall": timing[r.run_id][1],
+            "median_value": float(p["median"]), "cut_samples": int(p["cut"]),
+            "tsc_step": r.tsc_step if r.tsc_step is not None else math.nan,
+            "interleaved": interleaved})
+    return sorted(rows, key=lambda row: row["seq"])
 
 
 def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
@@ -423,6 +444,9 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
             interleave: bool | None = None, handoff_samples: int | None = None,
             **params) -> Comparison:
     """Compare design B against baseline A and return a verdict with its data.
+
+    Validates everything first (:func:`plan`), then carries out what the
+    :class:`~fraglib.scheduler.Scheduler` decides: builds, pairs, stop.
 
     Parameters
     ----------
@@ -443,20 +467,23 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
         Seconds, compiling included. Keep adding waves of ``builds`` builds
         until the CI half-width is below `target_halfwidth` or the budget is
         spent. The first wave has ``processes`` pairs per build; later waves
-        have :func:`optimal_pairs` for the variance components and costs
-        measured so far (never fewer than ``processes``). When a new wave
-        would not fit, the remaining time adds pairs to the existing builds,
-        round robin. The run never starts a pair it expects to end past the
-        budget, so it exceeds it by at most one pair.
+        have :func:`fraglib.stats.optimal_pairs` for the variance components
+        and costs measured so far (never fewer than ``processes``). When a
+        new wave would not fit, the remaining time adds pairs to the
+        existing builds, round robin. The run never starts a pair it expects
+        to end past the budget, so it exceeds it by at most one pair.
     slowdown : int, default 0
         Inject this many dependent adds into B's alloc path
         (``-DFRAG_SLOWDOWN``). With ``slowdown > 0``, ``a == b`` is allowed
         without `aa` (B is a different program); both sides share the layout
         seed.
     seed : int, default 0
-        Derives the layout seeds, the ABBA orders and the environment pads.
+        Derives the layout seeds, the ABBA orders and the environment pads,
+        and seeds the bootstrap.
     store, root :
-        Passed to :func:`fraglib.run` (write every run to the store).
+        Passed to :func:`fraglib.run` (write every run to the store, with
+        its spec's labels: :func:`fraglib.stats.verdict_from_store` rebuilds
+        the verdict from those rows).
     progress : bool, default True
         Progress bar over pairs.
     resamples : int, default 10000
@@ -494,267 +521,87 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
         Bad input (named): nothing was built or run. Also when the budget
         left room for fewer than 2 pairs.
     """
-    from .api import HANDOFF_SAMPLES, run, run_pair
+    from .api import run_spec, run_spec_pair
 
-    params = dict(params)
-    run_kw, wl_params = _validate(a, b, workload, builds, processes, aa, budget,
-                                  slowdown, seed, resamples, target_halfwidth, params)
-    interleave, handoff_samples = _check_interleave(interleave, handoff_samples,
-                                                    workload, wl_params, HANDOFF_SAMPLES)
-    confidence = _stats._check_confidence(confidence)
-    builds, processes, slowdown = int(builds), int(processes), int(slowdown)
-    label_a, label_b = _labels(a, b, slowdown)
-    rng = np.random.default_rng([int(seed), 0xAB])
-    compare_id = uuid.uuid4().hex[:12]
-    t0 = time.monotonic()
-    deadline = None if budget is None else t0 + float(budget)
-
-    made: list[BuildPair] = []
-    rows: list[dict] = []
-    pair_times: list[float] = []
-    compile_times: list[float] = []
-    stop_reason = f"planned {builds} builds × {processes} pairs done"
-    seq = 0
-    bar = tqdm(total=None if budget else builds * processes, disable=not progress,
-               desc=f"{label_b} vs {label_a}", unit="pair")
-
-    def one_process(bp: BuildPair, role: str, pair: int, order: str) -> dict:
-        nonlocal seq
-        design, lab = (a, label_a) if role == "A" else (b, label_b)
-        lseed = bp.a_seed if role == "A" else bp.b_seed
-        flags = slowdown_flags(slowdown) if role == "B" else ()
-        pad = int(rng.integers(0, 4096))
-        started = time.monotonic()
-        r = run(design, workload, layout_seed=lseed, extra_flags=flags, env_pad=pad,
-                store=store, root=root,
-                provenance={"compare_id": compare_id, "compare_build": bp.build,
-                            "compare_pair": pair, "compare_role": role,
-                            "compare_order": order, "slowdown": slowdown if role == "B" else 0,
-                            "aa": bool(aa), "interleaved": False},
-                **run_kw, **wl_params)
-        return row_of(r, bp, role, pair, order, pad, started,
-                      time.monotonic() - started, False)
-
-    def row_of(r, bp: BuildPair, role: str, pair: int, order: str, pad: int,
-               started: float, t_wall: float, inter: bool) -> dict:
-        nonlocal seq
-        lab = label_a if role == "A" else label_b
-        lseed = bp.a_seed if role == "A" else bp.b_seed
-        cpp = r.cycles_per_packet
-        warm = r.cycles[:r.warmup_samples] / r.packets[:r.warmup_samples]
-        summary = r.process_summary
-        seq += 1
-        return {"build": bp.build, "pair": pair, "design": lab, "value": summary["value"],
-                "role": role, "order": order, "seq": seq - 1, "run_id": r.run_id,
-                "env_pad": int(r.provenance.get("env_pad", pad)), "layout_seed": lseed,
-                "build_key": bp.a_key if role == "A" else bp.b_key,
-                "min_value": float(cpp.min()), "n_samples": int(len(cpp)),
-                "warmup_samples": int(r.warmup_samples),
-                "warmup_value": float(np.median(warm)) if len(warm) else math.nan,
-                "t_start": started - t0, "t_wall": t_wall,
-                "median_value": summary["median"], "cut_samples": summary["cut"],
-                "tsc_step": r.tsc_step if r.tsc_step is not None else math.nan,
-                "interleaved": inter}
-
-    def one_pair(bp: BuildPair, pair: int, order: str) -> list[dict]:
-        """Both processes of a pair at once, in lockstep; their two rows."""
-        pads = {role: int(rng.integers(0, 4096)) for role in "AB"}
-        started = time.monotonic()
-        prov = {role: {"compare_id": compare_id, "compare_build": bp.build,
-                       "compare_pair": pair, "compare_role": role, "compare_order": order,
-                       "slowdown": slowdown if role == "B" else 0, "aa": bool(aa)}
-                for role in "AB"}
-        ra, rb = run_pair(a, b, workload, first=order[0], handoff_samples=handoff_samples,
-                          layout_seed_a=bp.a_seed, layout_seed_b=bp.b_seed,
-                          extra_flags_b=slowdown_flags(slowdown), env_pad_a=pads["A"],
-                          env_pad_b=pads["B"], store=store, root=root,
-                          provenance_a=prov["A"], provenance_b=prov["B"],
-                          **run_kw, **wl_params)
-        wall = time.monotonic() - started
-        out = []
-        for role in order:
-            r = ra if role == "A" else rb
-            out.append(row_of(r, bp, role, pair, order, pads[role], started,
-                              wall / 2.0, True))
-        return out
-
-    def halfwidth_now() -> float:
-        """Half-width of the interval the verdict would report now."""
-        if len(rows) < 4:
-            return math.inf
-        df = pd.DataFrame(rows)
-        lo, hi = _stats.hierarchical_bootstrap_ci(df, label_a, label_b,
-                                                  confidence=confidence,
-                                                  resamples=_INTERIM_RESAMPLES, seed=seed)
-        t_ci = build_t_interval(df, label_a, label_b, confidence=confidence)
-        if t_ci is not None:
-            lo, hi = min(lo, t_ci[0]), max(hi, t_ci[1])
-        return (hi - lo) / 2.0
-
-    def time_left_for(extra: float) -> bool:
-        return deadline is None or time.monotonic() + extra <= deadline
-
-    n_pairs_of: dict[int, int] = {}
-
-    def one_round(blds: list[BuildPair]) -> str | None:
-        """One more pair for each build, round robin; why to stop, or None."""
-        for bp in blds:
-            est_pair = float(np.median(pair_times)) if pair_times else 0.0
-            if pair_times and not time_left_for(est_pair):
-                return "budget spent"
-            p = n_pairs_of.get(bp.build, 0)
-            order = "AB" if rng.random() < 0.5 else "BA"
-            ts = time.monotonic()
-            if interleave:
-                rows.extend(one_pair(bp, p, order))
-            else:
-                for role in order:
-                    rows.append(one_process(bp, role, p, order))
-            pair_times.append(time.monotonic() - ts)
-            n_pairs_of[bp.build] = p + 1
-            bar.update(1)
-        if budget is not None and len(made) >= 2 and halfwidth_now() < target_halfwidth:
-            return f"target reached after {len(rows) // 2} pairs"
-        return None
-
-    wave, why, pairs_next = 0, None, processes
+    p = plan(a, b, workload=workload, builds=builds, processes=processes, aa=aa,
+             budget=budget, slowdown=slowdown, seed=seed, resamples=resamples,
+             target_halfwidth=target_halfwidth, confidence=confidence,
+             interleave=interleave, handoff_samples=handoff_samples, **params)
+    clock = time.monotonic
+    sched = Scheduler(p, comparison=comparison_id(p, resume=store), clock=clock)
+    t0 = sched.t0
+    run_kw = dict(store=store, root=root, metadata=p.metadata)
+    bar = tqdm(total=None if p.budget else p.builds * p.processes, disable=not progress,
+               desc=f"{p.label_b} vs {p.label_a}", unit="pair")
     try:
-        while why is None:
-            # a new wave builds 2 x builds engines: assume it costs what the
-            # last wave did (_MIN_COMPILE_S a build before any).  The first
-            # wave compiles the objects; later ones mostly relink them.
-            est_compile = (compile_times[-1] if compile_times else _MIN_COMPILE_S) * builds
-            est_pair = float(np.median(pair_times)) if pair_times else 0.0
-            if wave and not time_left_for(est_compile + est_pair):
-                # no room for new builds: more pairs for the ones there are
-                why = one_round(made)
+        while not isinstance(act := sched.next(), Stop):
+            ts = clock()
+            if isinstance(act, MakeBuilds):
+                sched.built(_make_builds(p.a, p.b, act.indices, p.seed, p.aa, p.slowdown,
+                                         act.seeds), clock() - ts)
                 continue
-            tc = time.monotonic()
-            new = _make_builds(a, b, range(wave * builds, (wave + 1) * builds), seed, aa,
-                               slowdown)
-            per_build = (time.monotonic() - tc) / builds
-            if per_build > _CACHED_S:
-                compile_times.append(per_build)
-            made += new
-            for _ in range(pairs_next):
-                why = one_round(new)
-                if why:
-                    break
-            wave += 1
-            if budget is not None and why is None:
-                pairs_next = _next_wave_pairs(rows, label_a, label_b, processes,
-                                              compile_times, pair_times)
-            if budget is None:
-                why = why or stop_reason
+            if p.interleave:
+                # both at once: each row carries half the pair's wall time
+                results = run_spec_pair(*act.specs, first=act.order[0],
+                                        handoff_samples=p.handoff_samples, **run_kw)
+                timing = {r.run_id: (ts - t0, (clock() - ts) / 2.0) for r in results}
+            else:
+                results, timing = [], {}
+                for spec in act.in_order:
+                    t1 = clock()
+                    results.append(run_spec(spec, **run_kw))
+                    timing[results[-1].run_id] = (t1 - t0, clock() - t1)
+            rows = _observations(results, act, timing, p.interleave)
+            sched.measured(rows, clock() - ts)
+            bar.update(1)
     finally:
         bar.close()
-    stop_reason = why
+    return _comparison(p, sched, act.reason, clock() - t0, t0, clock)
 
-    measured_s = time.monotonic() - t0
-    n_pairs = len(rows) // 2
-    if n_pairs < 2:
-        raise ParameterError("budget", budget,
+
+def comparison_id(p: Plan, *, resume: bool = True) -> str:
+    """The id every run of a comparison is labelled with.
+
+    Random, except with resume on (``$FRAGLIB_RESUME=1``, :mod:`fraglib.resume`):
+    then a hash of the plan, the resume scope and how many identical plans
+    this process ran before, so that a rerun of a killed comparison labels
+    its new runs like the stored ones it resumes, and
+    :func:`fraglib.stats.verdict_from_store` finds them all under one id.
+    """
+    from . import resume as _resume
+
+    if not (resume and _resume.resume_enabled(None)):
+        return uuid.uuid4().hex[:12]
+    doc = json.dumps([_resume.key_of(p.spec_a), _resume.key_of(p.spec_b), p.builds,
+                      p.processes, p.aa, p.budget, p.slowdown, p.seed,
+                      p.target_halfwidth, p.interleave, p.handoff_samples])
+    key = "compare:" + hashlib.sha256(doc.encode()).hexdigest()[:16]
+    seq = _resume.next_seq(key)
+    return hashlib.sha256(f"{_resume.scope()}:{key}:{seq}".encode()).hexdigest()[:12]
+
+
+def _comparison(p: Plan, sched: Scheduler, stop_reason: str, measured_s: float,
+                t0: float, clock) -> Comparison:
+    """The verdict on what the scheduler gathered, as a :class:`Comparison`."""
+    if sched.n_pairs < 2:
+        raise ParameterError("budget", p.budget,
                              f"enough seconds for at least 2 process pairs (one pair took "
-                             f"{pair_times[0] if pair_times else math.nan:.2f} s here, "
-                             f"building the engines {sum(compile_times):.1f} s)")
-    obs = pd.DataFrame(rows, columns=list(OBSERVATION_COLUMNS))
-    used = sorted(obs["build"].unique())
-    made = [bp for bp in made if bp.build in set(used)]
-    v = _stats.verdict(obs, label_a, label_b, confidence=confidence, resamples=resamples,
-                       seed=seed)
-    v, ci_method = guard_few_builds(v, obs, label_a, label_b)
-    recorded = {**run_kw, **wl_params}
-    return Comparison(a=a, b=b, label_a=label_a, label_b=label_b, workload=workload,
-                      verdict=v, observations=obs, wall_s=time.monotonic() - t0,
-                      builds=tuple(made), params=recorded, aa=bool(aa), slowdown=slowdown,
-                      seed=int(seed), budget=None if budget is None else float(budget),
-                      target_halfwidth=float(target_halfwidth) if budget is not None else None,
+                             f"{sched.pair_times[0] if sched.pair_times else math.nan:.2f} "
+                             f"s here, building the engines {sum(sched.compile_times):.1f} s)")
+    obs = pd.DataFrame(sched.rows, columns=list(OBSERVATION_COLUMNS))
+    used = set(obs["build"].unique())
+    made = [bp for bp in sched.made if bp.build in used]
+    v, ci_method = _stats.comparison_verdict(obs, p.label_a, p.label_b,
+                                             confidence=p.confidence,
+                                             resamples=p.resamples, seed=p.seed)
+    return Comparison(a=p.a, b=p.b, label_a=p.label_a, label_b=p.label_b,
+                      workload=p.workload, verdict=v, observations=obs,
+                      wall_s=clock() - t0, builds=tuple(made), params=p.params, aa=p.aa,
+                      slowdown=p.slowdown, seed=p.seed, budget=p.budget,
+                      target_halfwidth=p.target_halfwidth if p.budget is not None else None,
                       stop_reason=stop_reason, ci_method=ci_method,
-                      measured_s=measured_s, interleave=interleave,
-                      handoff_samples=handoff_samples if interleave else None)
-
-
-def optimal_pairs(sigma_build: float, sigma_pair: float, seconds_per_build: float,
-                  seconds_per_pair: float, *, lo: int = 2, hi: int = 64) -> int:
-    """Pairs per build that minimise the variance for a given time.
-
-    Kalibera & Jones' dimensioning for two levels: with cost ``c_b`` per
-    build and ``c_p`` per pair, ``n_pairs = sqrt(c_b * sigma_pair**2 /
-    (c_p * sigma_build**2))`` minimises ``sigma_build**2 / n_b +
-    sigma_pair**2 / (n_b * n_pairs)`` for a fixed total cost. Clipped to
-    ``[lo, hi]`` (``hi`` also when ``sigma_build`` is 0 or unknown).
-    """
-    if not (math.isfinite(sigma_pair) and seconds_per_pair > 0):
-        return lo
-    if not (math.isfinite(sigma_build) and sigma_build > 0):
-        return hi
-    n = math.sqrt(max(seconds_per_build, 0.0) * sigma_pair ** 2
-                  / (seconds_per_pair * sigma_build ** 2))
-    return int(min(hi, max(lo, round(n))))
-
-
-def _next_wave_pairs(rows: list[dict], a: str, b: str, processes: int,
-                     compile_times: list[float], pair_times: list[float]) -> int:
-    """Budget mode: pairs per build of the next wave (at least `processes`)."""
-    try:
-        vc = _stats.variance_components(pd.DataFrame(rows), a, b)
-    except ParameterError:
-        return processes
-    c_b = compile_times[-1] if compile_times else _MIN_COMPILE_S
-    c_p = float(np.median(pair_times)) if pair_times else 0.0
-    return max(processes, optimal_pairs(vc["sigma_build"], vc["sigma_pair"], c_b, c_p,
-                                        hi=max(64, processes)))
-
-
-def build_t_interval(obs: pd.DataFrame, a: object, b: object, *,
-                     confidence: float = 0.95) -> tuple[float, float] | None:
-    """Student-t interval of the ratio from the build means alone.
-
-    Each build's mean log ratio is one observation (its variance is
-    ``sigma_build**2 + sigma_pair**2 / n_pairs``, both levels at once); the
-    interval is ``exp(mean ± t[n_builds - 1] * sd / sqrt(n_builds))``. This is
-    the textbook interval for a few clusters. None with fewer than 2 builds.
-    """
-    lr = _stats.paired_log_ratios(obs, a, b)
-    m = lr.groupby("build")["log_ratio"].mean().to_numpy(float)
-    if m.size < 2:
-        return None
-    half = (_sps.t.ppf(0.5 + confidence / 2.0, m.size - 1)
-            * m.std(ddof=1) / math.sqrt(m.size))
-    return float(np.exp(m.mean() - half)), float(np.exp(m.mean() + half))
-
-
-def guard_few_builds(v: _stats.Verdict, obs: pd.DataFrame, a: object, b: object
-                     ) -> tuple[_stats.Verdict, str]:
-    """Widen the bootstrap CI to at least the build-level t interval.
-
-    With few builds the percentile hierarchical bootstrap undercovers
-    (:func:`fraglib.stats.hierarchical_bootstrap_ci`, Notes): three builds
-    give at most ten distinct build draws, and its interval is about half
-    as wide as the t interval with 2 degrees of freedom. On this machine a
-    layout build alone moves topdown by several percent, so an A/A run over
-    three or four builds would then "find" a difference about one time in
-    three. The verdict keeps the union of the two intervals and its kind is
-    re-decided on it (a layout-sensitive verdict stays layout-sensitive).
-
-    Returns
-    -------
-    (Verdict, str)
-        The verdict (unchanged when the bootstrap interval already covers
-        the t interval) and a phrase naming the interval used.
-    """
-    boot = "hierarchical bootstrap"
-    t_ci = build_t_interval(obs, a, b, confidence=v.confidence)
-    if t_ci is None:
-        return v, boot + " (1 build: layout noise not sampled)"
-    lo, hi = min(v.ci_lo, t_ci[0]), max(v.ci_hi, t_ci[1])
-    if (lo, hi) == (v.ci_lo, v.ci_hi):
-        return v, boot
-    kind = v.kind
-    if kind != "layout-sensitive":
-        kind = "faster" if hi < 1.0 else "slower" if lo > 1.0 else "no difference"
-    v = dataclasses.replace(v, kind=kind, ci_lo=lo, ci_hi=hi, text="")
-    return v, f"{boot}, widened to the Student-t interval of {v.n_builds} build means"
+                      measured_s=measured_s, interleave=p.interleave,
+                      handoff_samples=p.handoff_samples if p.interleave else None)
 
 
 # ---- series of comparisons (the noise notebook) ---------------------------------
@@ -821,41 +668,3 @@ def comparisons_table(comparisons: Mapping, *, label: str = "label") -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def mde_grid(sigma_build: float, sigma_pair: float, *,
-             builds=(1, 2, 4, 8, 16, 32), pairs=(2, 4, 8, 16, 32),
-             seconds_per_build: float | None = None,
-             seconds_per_pair: float | None = None) -> pd.DataFrame:
-    """The MDE of every builds x pairs design, and what it would cost.
-
-    :func:`fraglib.stats.mde` with the measured variance components
-    (Kalibera & Jones' dimensioning: put repetitions where the variance is,
-    relative to their cost).
-
-    Parameters
-    ----------
-    sigma_build, sigma_pair : float
-        Between- and within-build SD of the log ratio (e.g. from an A/A
-        :class:`Comparison`'s verdict). NaN is read as 0.
-    builds, pairs : sequence of int
-        Layout builds, and ABBA pairs per build.
-    seconds_per_build, seconds_per_pair : float, optional
-        Measured costs (e.g. from :meth:`Comparison.costs`); add a
-        ``seconds`` column when both are given.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``builds, pairs, processes, mde`` (relative, 0.005 = 0.5 %)
-        and optionally ``seconds``.
-    """
-    sb = 0.0 if sigma_build is None or math.isnan(sigma_build) else sigma_build
-    sp = 0.0 if sigma_pair is None or math.isnan(sigma_pair) else sigma_pair
-    rows = []
-    for nb in builds:
-        for npr in pairs:
-            row = {"builds": int(nb), "pairs": int(npr), "processes": 2 * int(nb) * int(npr),
-                   "mde": _stats.mde(sb, sp, int(nb), int(npr))}
-            if seconds_per_build is not None and seconds_per_pair is not None:
-                row["seconds"] = nb * seconds_per_build + nb * npr * seconds_per_pair
-            rows.append(row)
-    return pd.DataFrame(rows)

@@ -27,6 +27,15 @@ def _frozen(d: Mapping | None) -> Mapping:
     return MappingProxyType(dict(d or {}))
 
 
+def _plain(d):
+    """A JSON-safe copy of nested mappings (a frozen spec's proxies)."""
+    if isinstance(d, Mapping):
+        return {k: _plain(v) for k, v in d.items()}
+    if isinstance(d, (list, tuple)):
+        return [_plain(v) for v in d]
+    return d
+
+
 @dataclass(frozen=True)
 class RunResult:
     """One run of one workload on one design.
@@ -57,6 +66,10 @@ class RunResult:
         Round index of each sample in an interleaved run
         (:func:`fraglib.run_pair`; a round starts right after the peer
         engine ran), else None.
+    spec : Mapping or None
+        The :class:`~fraglib.spec.RunSpec` it ran, as
+        :meth:`~fraglib.spec.RunSpec.as_dict` (None for runs stored before
+        specs were recorded); :meth:`run_spec` rebuilds it.
     """
 
     design: str
@@ -74,6 +87,7 @@ class RunResult:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     schema: int = SCHEMA_VERSION
     rounds: Any = None
+    spec: Mapping[str, Any] | None = None
 
     def __post_init__(self):
         cycles = np.asarray(self.cycles, dtype=np.int64)
@@ -104,8 +118,22 @@ class RunResult:
                                  f"sample ({cycles.shape})")
             rounds.setflags(write=False)
             object.__setattr__(self, "rounds", rounds)
+        if self.spec is not None:
+            object.__setattr__(self, "spec", _frozen(self.spec))
 
     # -- derived views ---------------------------------------------------------
+    def run_spec(self):
+        """The :class:`~fraglib.spec.RunSpec` this run executed (validated
+        again), or None for a run stored without one."""
+        from .spec import RunSpec
+        return None if self.spec is None else RunSpec.from_dict(self.spec)
+
+    @property
+    def labels(self) -> Mapping[str, Any]:
+        """The spec's labels (role, pair, build_id, process, comparison,
+        order, name); empty without a spec."""
+        return _frozen((self.spec or {}).get("labels"))
+
     @property
     def measured(self) -> slice:
         """Slice of the samples after warm-up."""
@@ -178,6 +206,7 @@ class RunResult:
             "provenance": dict(self.provenance),
             # only interleaved runs have it: older documents stay as they were
             **({"rounds": self.rounds.tolist()} if self.rounds is not None else {}),
+            **({"spec": _plain(self.spec)} if self.spec is not None else {}),
         }
 
     @classmethod

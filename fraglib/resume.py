@@ -6,7 +6,8 @@ Every run :func:`fraglib.run` stores carries three provenance fields:
     A hash of what determines the measurement: design, workload, every
     validated engine parameter, the build (layout seed, statistics build,
     extra flags) and the caller's provenance (a comparison's build, pair,
-    role and order; its random ``compare_id`` is left out).
+    role and order; its random comparison id is left out): :func:`key_of`
+    of the run's :class:`~fraglib.spec.RunSpec`.
 ``spec_scope``
     ``$FRAGLIB_RESUME_SCOPE`` (``fraglib sweep`` sets the notebook's name;
     ``fraglib compare`` its designs and seed), else ``""``.
@@ -31,13 +32,15 @@ import json
 import os
 from collections.abc import Mapping
 
-__all__ = ["RESUME_VAR", "SCOPE_VAR", "spec_key", "next_seq", "resume_enabled",
+__all__ = ["RESUME_VAR", "SCOPE_VAR", "spec_key", "key_of", "next_seq", "resume_enabled",
            "lookup", "reset"]
 
 RESUME_VAR = "FRAGLIB_RESUME"
 SCOPE_VAR = "FRAGLIB_RESUME_SCOPE"
 #: provenance keys that differ between two runs of the same spec
 _VOLATILE = frozenset({"compare_id"})
+#: labels that differ between two runs of the same spec (a comparison's random id)
+_VOLATILE_LABELS = frozenset({"comparison"})
 
 _seq: dict[tuple[str, str], int] = {}
 _index: dict[str, dict[tuple[str, str, int], str]] = {}
@@ -65,6 +68,20 @@ def spec_key(design: str, workload: str, params: Mapping[str, object], *,
                           if k not in _VOLATILE}}
     blob = json.dumps(doc, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def key_of(spec) -> str:
+    """:func:`spec_key` of a :class:`~fraglib.spec.RunSpec` (its labels included,
+    the comparison id left out; the env pad and timeout do not change what
+    is measured)."""
+    labels = {k: v for k, v in spec.labels.as_dict().items()
+              if k not in _VOLATILE_LABELS and v is not None}
+    prov = dict(spec.provenance)
+    if labels:
+        prov["labels"] = labels
+    return spec_key(spec.design, spec.workload, spec.engine_params,
+                    layout_seed=spec.layout_seed, stats=spec.stats,
+                    extra_flags=spec.extra_flags, provenance=prov)
 
 
 def next_seq(key: str) -> int:

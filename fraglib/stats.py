@@ -1,7 +1,9 @@
 """Paired A/B statistics: from process-level measurements to a verdict.
 
-Pure functions over pandas/NumPy data. No engine calls, no I/O. The method is
-docs/methodology.md §6-7.
+Pure functions over pandas/NumPy data. No engine calls, and no I/O except
+:func:`verdict_from_store` given an SQL condition (it then reads the store).
+The method is docs/methodology.md §6-7; the planning helpers
+(:func:`optimal_pairs`, :func:`mde_grid`) are §8.
 
 Data model
 ----------
@@ -9,8 +11,9 @@ Measurements repeat at three levels: layout **build** ⊃ **process** ⊃ sample
 (batch). One A process and one B process of the same build form a **pair**;
 pairs run in randomized ABBA order, so drift cancels within a pair.
 
-Everything here except :func:`process_medians` takes a tidy
-:class:`pandas.DataFrame` of *process-level* observations, one row per process:
+Everything here except :func:`samples_frame` and :func:`process_values` takes
+a tidy :class:`pandas.DataFrame` of *process-level* observations, one row per
+process:
 
 ``build``
     Layout build id (any hashable). The build is a random effect.
@@ -24,7 +27,8 @@ Everything here except :func:`process_medians` takes a tidy
     Median cycles per packet of that process (finite, > 0).
 
 Each ``(build, pair)`` must have exactly one ``a`` row and one ``b`` row.
-:func:`process_medians` reduces per-batch samples to this form.
+:func:`process_values` reduces per-sample rows (:func:`samples_frame` of runs
+in memory, or the store's ``samples``) to this form.
 
 Conventions
 -----------
@@ -54,7 +58,10 @@ from fraglib.exceptions import ParameterError, UnknownNameError
 __all__ = [
     "KINDS",
     "Verdict",
-    "process_medians",
+    "SAMPLE_COLUMNS",
+    "PROCESS_COLUMNS",
+    "samples_frame",
+    "process_values",
     "process_value",
     "quantize_tsc",
     "OUTLIER_SPREADS",
@@ -68,8 +75,16 @@ __all__ = [
     "holm",
     "build_signs",
     "layout_sensitive",
+    "decide_kind",
     "verdict",
+    "comparison_verdict",
+    "verdict_from_store",
     "verdict_table",
+    "build_t_interval",
+    "guard_few_builds",
+    "interim_halfwidth",
+    "optimal_pairs",
+    "mde_grid",
     "simulate_pairs",
 ]
 
@@ -77,7 +92,6 @@ __all__ = [
 KINDS = ("faster", "slower", "no difference", "layout-sensitive")
 
 _OBS_COLUMNS = ("build", "pair", "design", "value")
-_SAMPLE_COLUMNS = ("build", "pair", "design", "process", "warmup")
 _MIN_RESAMPLES = 1000
 # Random draws per bootstrap chunk: bounds memory (16 MB of indices) whatever
 # the data size, and is large enough that 10 builds x 20 pairs x 10,000
@@ -219,57 +233,204 @@ def quantize_tsc(durations, step: float, seed=0) -> np.ndarray:
 # ---- reduction and pairing ------------------------------------------------
 
 
-def process_medians(samples_df: pd.DataFrame, *,
-                    value: str = "cycles_per_packet") -> pd.DataFrame:
-    """Reduce per-batch samples to one median per process.
+#: columns of :func:`samples_frame` (and of the store's ``samples`` view that
+#: :func:`process_values` reads): the run's labels come from its spec
+SAMPLE_COLUMNS = ("run_id", "design", "workload", "sample", "warmup", "cycles",
+                  "packets", "tsc_step", "build_id", "process", "pair", "role",
+                  "comparison", "pair_order", "label")
+#: columns of :func:`process_values`, one row per engine process
+PROCESS_COLUMNS = ("build", "pair", "design", "value", "role", "process", "run_id",
+                   "order", "median", "cut", "n")
+
+
+def samples_frame(results: Iterable) -> pd.DataFrame:
+    """Every sample of some runs, as the store keeps them (one row per sample).
+
+    The in-memory twin of ``fraglib.store.samples()``: same column names
+    (:data:`SAMPLE_COLUMNS`; labels from each run's spec, None without
+    one), so :func:`process_values` gives the same numbers from results in
+    memory and from stored rows.
 
     Parameters
     ----------
-    samples_df : pandas.DataFrame
-        One row per sample (batch), with columns ``build``, ``pair``,
-        ``design``, ``process`` (process id), ``warmup`` (bool; warmup samples
-        are dropped) and the measurement column named by `value`.
-    value : str, default "cycles_per_packet"
-        Column to reduce.
+    results : iterable of fraglib.results.RunResult
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``build, pair, design, process, value, n_samples``: one row
-        per process, ``value`` being the median of its non-warmup samples.
-        This is the input form of :func:`paired_log_ratios` and
-        :func:`verdict`.
+    """
+    frames = []
+    for r in results:
+        n = len(r.cycles)
+        labels = r.labels
+        frames.append(pd.DataFrame({
+            "run_id": r.run_id, "design": r.design, "workload": r.workload,
+            "sample": np.arange(n), "warmup": np.arange(n) < r.warmup_samples,
+            "cycles": np.asarray(r.cycles), "packets": np.asarray(r.packets),
+            "tsc_step": math.nan if r.tsc_step is None else float(r.tsc_step),
+            **{col: labels.get(lab) for lab, col in _LABEL_COLUMNS.items()}}))
+    if not frames:
+        return pd.DataFrame(columns=list(SAMPLE_COLUMNS))
+    return pd.concat(frames, ignore_index=True)[list(SAMPLE_COLUMNS)]
+
+
+#: spec label -> sample column (the store's names; ``order`` is an SQL word)
+_LABEL_COLUMNS = {"build_id": "build_id", "process": "process", "pair": "pair",
+                  "role": "role", "comparison": "comparison", "order": "pair_order",
+                  "name": "label"}
+
+
+def process_values(samples_df: pd.DataFrame) -> pd.DataFrame:
+    """Reduce per-sample rows to one value per engine process.
+
+    Each run's value is :func:`process_value` of its measured (non warm-up)
+    samples, in sample order, with the run's ``tsc_step`` (1 cycle where it
+    is missing). This is the one way both a comparison in memory
+    (:func:`samples_frame`) and stored rows (``fraglib.store.samples()``)
+    become the input of :func:`verdict`.
+
+    Parameters
+    ----------
+    samples_df : pandas.DataFrame
+        One row per sample with ``run_id``, ``sample``, ``warmup``,
+        ``cycles``, ``packets``, ``design``; optionally ``tsc_step`` and the
+        label columns ``build_id``, ``pair``, ``role``, ``process``,
+        ``pair_order``, ``label``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`PROCESS_COLUMNS`, one row per run, sorted by ``process`` (then
+        ``run_id``): ``build`` is the run's ``build_id`` (0 without one),
+        ``design`` its ``label`` (else its design), ``order`` its
+        ``pair_order``, ``median``/``cut``/``n`` as :func:`process_value`.
 
     Raises
     ------
     ParameterError
-        If columns are missing, `value` has a non-finite or non-positive
-        sample, `warmup` is not boolean, a process has only warmup samples, or
-        a ``(build, pair, design)`` has more than one process.
+        Missing columns, or a run without a measured sample.
     """
-    df = _check_frame(samples_df, (*_SAMPLE_COLUMNS, value), "samples_df")
+    df = _check_frame(samples_df, ("run_id", "sample", "warmup", "cycles", "packets",
+                                   "design"), "samples_df")
     warm = df["warmup"]
     if warm.isna().any() or not (pd.api.types.is_bool_dtype(warm)
                                  or set(pd.unique(warm)) <= {0, 1}):
         raise ParameterError("warmup", sorted(map(str, pd.unique(warm)))[:5],
-                             "a boolean column (True = warmup sample, dropped)")
-    keys = ["build", "pair", "design", "process"]
-    kept = df.loc[~warm.astype(bool), keys + [value]]
-    _check_positive_values(kept[value], value)
-    all_procs = df[keys].drop_duplicates()
-    out = (kept.groupby(keys, sort=True, observed=True)[value]
-           .agg(value="median", n_samples="size").reset_index())
-    if len(out) < len(all_procs):
-        lost = all_procs.merge(out[keys], how="left", on=keys, indicator=True)
-        first = lost.loc[lost["_merge"] == "left_only", keys].iloc[0]
-        raise ParameterError("samples_df", tuple(first),
-                             "at least one non-warmup sample per process")
-    dup = out.duplicated(["build", "pair", "design"], keep=False)
-    if dup.any():
-        first = out.loc[dup, ["build", "pair", "design"]].iloc[0]
-        raise ParameterError("samples_df", tuple(first),
-                             "one process per (build, pair, design)")
-    return out[["build", "pair", "design", "process", "value", "n_samples"]]
+                             "a boolean column (True = warm-up sample, not measured)")
+
+    def col(name, default=None):
+        return df[name] if name in df.columns else pd.Series(default, index=df.index)
+
+    rows = []
+    for run_id, g in df.groupby("run_id", sort=False):
+        g = g.sort_values("sample")
+        keep = ~g["warmup"].astype(bool).to_numpy()
+        if not keep.any():
+            raise ParameterError("samples_df", run_id, "at least one measured (non "
+                                 "warm-up) sample per run")
+        step = pd.to_numeric(col("tsc_step", math.nan).loc[g.index], errors="coerce")
+        step = float(step.iloc[0]) if len(step) and math.isfinite(step.iloc[0]) \
+            and step.iloc[0] > 0 else 1.0
+        pv = process_value(g["cycles"].to_numpy(float)[keep],
+                           g["packets"].to_numpy(float)[keep], tsc_step=step)
+        first = {c: col(c).loc[g.index[0]] for c in ("build_id", "pair", "role", "process",
+                                                     "pair_order", "label")}
+        name = first["label"] if isinstance(first["label"], str) else g["design"].iloc[0]
+        rows.append({"build": _int_or(first["build_id"], 0),
+                     "pair": _int_or(first["pair"], None),
+                     "design": name, "value": pv["value"],
+                     "role": first["role"] if isinstance(first["role"], str) else None,
+                     "process": _int_or(first["process"], None), "run_id": run_id,
+                     "order": first["pair_order"] if isinstance(first["pair_order"], str)
+                     else None,
+                     "median": pv["median"], "cut": pv["cut"], "n": pv["n"]})
+    out = pd.DataFrame(rows, columns=list(PROCESS_COLUMNS))
+    return out.sort_values(["process", "run_id"], na_position="last",
+                           kind="stable").reset_index(drop=True)
+
+
+def _int_or(v, default):
+    """``int(v)``, or ``default`` for None/NaN (a label the run did not have)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return default
+    return int(v)
+
+
+def comparison_verdict(obs: pd.DataFrame, a: object, b: object, *,
+                       confidence: float = 0.95, resamples: int = 10_000,
+                       seed=0) -> tuple["Verdict", str]:
+    """The verdict of a comparison: :func:`verdict`, then :func:`guard_few_builds`.
+
+    Returns
+    -------
+    (Verdict, str)
+        The verdict and a phrase naming the interval used.
+    """
+    v = verdict(obs, a, b, confidence=confidence, resamples=resamples, seed=seed)
+    return guard_few_builds(v, obs, a, b)
+
+
+def verdict_from_store(source, *, comparison: str | None = None, root=None,
+                       confidence: float = 0.95, resamples: int = 10_000,
+                       seed=0) -> "Verdict":
+    """A comparison's verdict rebuilt from its stored rows alone.
+
+    The stored samples are reduced with :func:`process_values` and judged
+    by :func:`comparison_verdict`, exactly as :func:`fraglib.compare.compare`
+    judges the runs in memory: with the same ``confidence``, ``resamples``
+    and ``seed`` (compare's ``seed``) the verdict is equal.
+
+    Parameters
+    ----------
+    source : pandas.DataFrame or str
+        Sample rows (``fraglib.store.samples(...)``), or an SQL condition on
+        them that :func:`fraglib.store.samples` runs on the store at
+        `root` (e.g. ``"comparison = '3f2a...'"``).
+    comparison : str, optional
+        Which comparison's rows to use; needed when `source` holds several.
+    root : path, optional
+        Runs directory, when `source` is a condition.
+    confidence, resamples, seed :
+        As :func:`verdict`.
+
+    Returns
+    -------
+    Verdict
+
+    Raises
+    ------
+    ParameterError
+        No labelled rows, several comparisons and none chosen, or not
+        exactly one label per role.
+    """
+    if isinstance(source, str):
+        from . import store
+
+        source = store.samples(root, where=source)
+    df = _check_frame(source, ("run_id", "sample", "warmup", "cycles", "packets",
+                               "design"), "source")
+    if "comparison" not in df.columns or df["comparison"].isna().all():
+        raise ParameterError("source", f"{df['run_id'].nunique()} runs",
+                             "rows of runs made by fraglib.compare (with a comparison "
+                             "label; runs stored before labels were recorded lack it)")
+    ids = sorted(map(str, pd.unique(df["comparison"].dropna())))
+    if comparison is None:
+        if len(ids) != 1:
+            raise ParameterError("comparison", None, "one of " + ", ".join(ids))
+        comparison = ids[0]
+    elif comparison not in ids:
+        raise UnknownNameError("comparison", comparison, ids)
+    obs = process_values(df[df["comparison"] == comparison])
+    names = {}
+    for role in ("A", "B"):
+        got = pd.unique(obs.loc[obs["role"] == role, "design"])
+        if len(got) != 1:
+            raise ParameterError("source", f"{len(got)} labels for role {role}",
+                                 f"one label for role {role} in comparison {comparison}")
+        names[role] = got[0]
+    v, _ = comparison_verdict(obs, names["A"], names["B"], confidence=confidence,
+                              resamples=resamples, seed=seed)
+    return v
 
 
 def paired_log_ratios(df: pd.DataFrame, a: object = "A", b: object = "B") -> pd.DataFrame:
@@ -718,6 +879,24 @@ def _shape(n_builds: int, n_pairs: int) -> str:
     return f"{builds}, {n_pairs} pairs"
 
 
+def decide_kind(ci_lo: float, ci_hi: float, builds_faster: int = 0,
+                builds_slower: int = 0) -> str:
+    """The verdict rule: which of :data:`KINDS` an interval and build signs give.
+
+    **layout-sensitive** when some builds are resolved faster and others
+    slower (:func:`build_signs`); else **faster** / **slower** when the
+    interval of the ratio B/A lies entirely below / above 1; else **no
+    difference**. :func:`verdict` and :func:`guard_few_builds` both use it.
+    """
+    if builds_faster and builds_slower:
+        return "layout-sensitive"
+    if ci_hi < 1.0:
+        return "faster"
+    if ci_lo > 1.0:
+        return "slower"
+    return "no difference"
+
+
 @dataclasses.dataclass(frozen=True)
 class Verdict:
     """Outcome of one A/B comparison. Frozen and validated on construction.
@@ -883,14 +1062,7 @@ def verdict(df: pd.DataFrame, a: object = "A", b: object = "B", *,
     signs = _build_signs_lr(lr, confidence)
     n_slower = int((signs["sign"] > 0).sum())
     n_faster = int((signs["sign"] < 0).sum())
-    if n_slower and n_faster:
-        kind = "layout-sensitive"
-    elif hi < 1.0:
-        kind = "faster"
-    elif lo > 1.0:
-        kind = "slower"
-    else:
-        kind = "no difference"
+    kind = decide_kind(lo, hi, n_faster, n_slower)
     return Verdict(kind=kind, effect=eff, ci_lo=lo, ci_hi=hi, mde=m, p_wilcoxon=p,
                    n_builds=vc["n_builds"], n_pairs=len(lr),
                    sigma_build=vc["sigma_build"], sigma_pair=vc["sigma_pair"],
@@ -954,6 +1126,136 @@ def verdict_table(cells: Iterable[Verdict | Mapping], *, alpha: float = 0.05) ->
                "p_wilcoxon", "p_holm", "n_builds", "n_pairs", "text"]
     return pd.DataFrame(rows, columns=list(dict.fromkeys(
         [k for lab in labels for k in lab] + columns)))
+
+
+# ---- few builds, and planning the next experiment ---------------------------
+
+
+def build_t_interval(obs: pd.DataFrame, a: object, b: object, *,
+                     confidence: float = 0.95) -> tuple[float, float] | None:
+    """Student-t interval of the ratio from the build means alone.
+
+    Each build's mean log ratio is one observation (its variance is
+    ``sigma_build**2 + sigma_pair**2 / n_pairs``, both levels at once); the
+    interval is ``exp(mean ± t[n_builds - 1] * sd / sqrt(n_builds))``. This is
+    the textbook interval for a few clusters. None with fewer than 2 builds.
+    """
+    lr = paired_log_ratios(obs, a, b)
+    m = lr.groupby("build")["log_ratio"].mean().to_numpy(float)
+    if m.size < 2:
+        return None
+    half = (_sps.t.ppf(0.5 + confidence / 2.0, m.size - 1)
+            * m.std(ddof=1) / math.sqrt(m.size))
+    return float(np.exp(m.mean() - half)), float(np.exp(m.mean() + half))
+
+
+def guard_few_builds(v: Verdict, obs: pd.DataFrame, a: object, b: object
+                     ) -> tuple[Verdict, str]:
+    """Widen the bootstrap CI to at least the build-level t interval.
+
+    With few builds the percentile hierarchical bootstrap undercovers
+    (:func:`hierarchical_bootstrap_ci`, Notes): three builds give at most
+    ten distinct build draws, and its interval is about half as wide as the
+    t interval with 2 degrees of freedom. On the EPYC VM a layout build alone
+    moves topdown by several percent, so an A/A run over three or four
+    builds would then "find" a difference about one time in three. The
+    verdict keeps the union of the two intervals and its kind is re-decided
+    on it by :func:`decide_kind` (a layout-sensitive verdict stays so).
+
+    Returns
+    -------
+    (Verdict, str)
+        The verdict (unchanged when the bootstrap interval already covers
+        the t interval) and a phrase naming the interval used.
+    """
+    boot = "hierarchical bootstrap"
+    t_ci = build_t_interval(obs, a, b, confidence=v.confidence)
+    if t_ci is None:
+        return v, boot + " (1 build: layout noise not sampled)"
+    lo, hi = min(v.ci_lo, t_ci[0]), max(v.ci_hi, t_ci[1])
+    if (lo, hi) == (v.ci_lo, v.ci_hi):
+        return v, boot
+    kind = decide_kind(lo, hi, v.builds_faster, v.builds_slower)
+    v = dataclasses.replace(v, kind=kind, ci_lo=lo, ci_hi=hi, text="")
+    return v, f"{boot}, widened to the Student-t interval of {v.n_builds} build means"
+
+
+def interim_halfwidth(obs: pd.DataFrame, a: object, b: object, *,
+                      confidence: float = 0.95, resamples: int = 2000,
+                      seed=0) -> float:
+    """Half-width of the interval a verdict on `obs` would report now.
+
+    The union of the hierarchical bootstrap interval (`resamples`) and the
+    build-level t interval, as :func:`comparison_verdict`; ``inf`` with
+    fewer than 2 pairs.
+    """
+    if len(obs) < 4:
+        return math.inf
+    lo, hi = hierarchical_bootstrap_ci(obs, a, b, confidence=confidence,
+                                       resamples=resamples, seed=seed)
+    t_ci = build_t_interval(obs, a, b, confidence=confidence)
+    if t_ci is not None:
+        lo, hi = min(lo, t_ci[0]), max(hi, t_ci[1])
+    return (hi - lo) / 2.0
+
+
+def optimal_pairs(sigma_build: float, sigma_pair: float, seconds_per_build: float,
+                  seconds_per_pair: float, *, lo: int = 2, hi: int = 64) -> int:
+    """Pairs per build that minimise the variance for a given time.
+
+    Kalibera & Jones' dimensioning for two levels: with cost ``c_b`` per
+    build and ``c_p`` per pair, ``n_pairs = sqrt(c_b * sigma_pair**2 /
+    (c_p * sigma_build**2))`` minimises ``sigma_build**2 / n_b +
+    sigma_pair**2 / (n_b * n_pairs)`` for a fixed total cost. Clipped to
+    ``[lo, hi]`` (``hi`` also when ``sigma_build`` is 0 or unknown).
+    """
+    if not (math.isfinite(sigma_pair) and seconds_per_pair > 0):
+        return lo
+    if not (math.isfinite(sigma_build) and sigma_build > 0):
+        return hi
+    n = math.sqrt(max(seconds_per_build, 0.0) * sigma_pair ** 2
+                  / (seconds_per_pair * sigma_build ** 2))
+    return int(min(hi, max(lo, round(n))))
+
+
+def mde_grid(sigma_build: float, sigma_pair: float, *,
+             builds=(1, 2, 4, 8, 16, 32), pairs=(2, 4, 8, 16, 32),
+             seconds_per_build: float | None = None,
+             seconds_per_pair: float | None = None) -> pd.DataFrame:
+    """The MDE of every builds x pairs design, and what it would cost.
+
+    :func:`mde` with the measured variance components (Kalibera & Jones'
+    dimensioning: put repetitions where the variance is, relative to their
+    cost).
+
+    Parameters
+    ----------
+    sigma_build, sigma_pair : float
+        Between- and within-build SD of the log ratio (e.g. from an A/A
+        comparison's verdict). NaN is read as 0.
+    builds, pairs : sequence of int
+        Layout builds, and ABBA pairs per build.
+    seconds_per_build, seconds_per_pair : float, optional
+        Measured costs (e.g. from ``Comparison.costs()``); add a ``seconds``
+        column when both are given.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``builds, pairs, processes, mde`` (relative, 0.005 = 0.5 %)
+        and optionally ``seconds``.
+    """
+    sb = 0.0 if sigma_build is None or math.isnan(sigma_build) else sigma_build
+    sp = 0.0 if sigma_pair is None or math.isnan(sigma_pair) else sigma_pair
+    rows = []
+    for nb in builds:
+        for npr in pairs:
+            row = {"builds": int(nb), "pairs": int(npr), "processes": 2 * int(nb) * int(npr),
+                   "mde": mde(sb, sp, int(nb), int(npr))}
+            if seconds_per_build is not None and seconds_per_pair is not None:
+                row["seconds"] = nb * seconds_per_build + nb * npr * seconds_per_pair
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 # ---- synthetic data -------------------------------------------------------

@@ -8,7 +8,12 @@ Layout (store schema 2)::
     runs/.quarantine/<machine>/<file>[.reason]             files set aside
 
 Each file holds one row per sample (tidy, so DuckDB and pandas can query
-every run at once). The whole :class:`~fraglib.results.RunResult` rides
+every run at once). A run made from a :class:`~fraglib.spec.RunSpec` has
+its labels as columns (:data:`LABEL_COLUMNS`: ``build_id``, ``process``,
+``pair``, ``role``, ``comparison``, ``pair_order``, ``label``) and the
+whole spec as JSON in the ``spec`` column of its first sample's row, so a
+comparison's statistics come back from the rows alone
+(:func:`fraglib.stats.verdict_from_store`); ``tsc_step`` is a column too. The whole :class:`~fraglib.results.RunResult` rides
 along as JSON: in the Parquet key-value metadata of a one-run file, and in
 the ``run_doc`` column (first sample's row only) of every file, so a run
 reads back exactly from a compacted part too. The key ``fraglib.schema``
@@ -57,7 +62,7 @@ from .results import RunResult
 
 __all__ = ["data_dir", "runs_dir", "write_run", "read_run", "load_run", "connect",
            "samples", "runs", "run_files", "compact", "check", "StoreCheck",
-           "STORE_SCHEMA", "COMPACT_THRESHOLD"]
+           "STORE_SCHEMA", "COMPACT_THRESHOLD", "LABEL_COLUMNS", "SPEC_COLUMN"]
 
 #: layout version written into every file's metadata (``fraglib.schema``)
 STORE_SCHEMA = 2
@@ -78,8 +83,14 @@ _PARAM_COLUMNS = ("size", "align", "batch", "cpu", "cpu2", "dist", "queue_depth"
                   "pfmemalloc_rate", "seed", "init_on_alloc", "small_heads",
                   "remote_free")
 _PROV_COLUMNS = ("machine", "time", "git_sha", "git_dirty", "build_key",
-                 "source_hash", "layout_seed", "env_pad", "build_id", "process",
-                 "pair", "role", "spec_key", "spec_seq", "spec_scope")
+                 "source_hash", "layout_seed", "env_pad", "spec_key", "spec_seq",
+                 "spec_scope")
+#: the run spec's labels (:class:`fraglib.spec.Labels`) as columns: label -> column
+LABEL_COLUMNS = {"build_id": "build_id", "process": "process", "pair": "pair",
+                 "role": "role", "comparison": "comparison", "order": "pair_order",
+                 "name": "label"}
+#: column holding the run's spec as JSON (first sample's row only, like run_doc)
+SPEC_COLUMN = "spec"
 
 #: files this process already quarantined or warned about (warn once)
 _warned: set[str] = set()
@@ -133,6 +144,17 @@ def _table(r: RunResult) -> pa.Table:
     for k in _PROV_COLUMNS:
         if k in r.provenance:
             cols[k] = [r.provenance[k]] * n
+    # a number, or NaN where the engine did not report it (stats.process_values)
+    cols["tsc_step"] = pa.array([r.tsc_step if r.tsc_step is not None else None] * n,
+                                pa.float64())
+    if r.spec is not None:
+        for label, col in LABEL_COLUMNS.items():
+            v = r.labels.get(label)
+            if v is not None:
+                cols[col] = [v] * n
+        spec_doc = json.dumps(r.to_dict()["spec"], sort_keys=True)
+        cols[SPEC_COLUMN] = pa.array([spec_doc] + [None] * (n - 1), pa.string()) \
+            if n else pa.array([], pa.string())
     for prefix, src in (("m_", r.metrics), ("pages_", r.pages), ("stat_", r.stats)):
         for k, v in src.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):

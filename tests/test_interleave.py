@@ -8,6 +8,7 @@ is survived, that bad values are refused with the parameter named, and that
 compare() builds a verdict from interleaved pairs.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 
 from fraglib import api
 from fraglib import compare as cmp
-from fraglib import engine, store
+from fraglib import engine, stats, store
 from fraglib._build import build_engine
 from fraglib.exceptions import EngineError, ParameterError
 
@@ -194,7 +195,22 @@ def test_compare_interleaved_verdict_structure(runs_root):
     assert c.costs()["seconds_per_pair"] > 0
     back = store.load_run(obs["run_id"].iloc[0], root=runs_root)
     assert back.provenance["interleaved"] is True
-    assert back.provenance["compare_role"] == obs["role"].iloc[0]
+    assert back.labels["role"] == obs["role"].iloc[0]
+    assert back.labels["comparison"] and back.run_spec().labels.role == back.labels["role"]
+    # the stored rows alone give the same verdict as the runs in memory
+    rows = store.samples(runs_root)
+    assert set(rows["run_id"]) == set(obs["run_id"])
+    assert _same(stats.verdict_from_store(rows, resamples=1000), c.verdict)
+    assert _same(stats.verdict_from_store(f"comparison = '{back.labels['comparison']}'",
+                                          root=runs_root, resamples=1000), c.verdict)
+
+
+def _same(v, w) -> bool:
+    """Verdicts equal field by field (NaN equal to NaN: an unknown MDE)."""
+    d, e = dataclasses.asdict(v), dataclasses.asdict(w)
+    return d.keys() == e.keys() and all(
+        d[k] == e[k] or (isinstance(d[k], float) and np.isnan(d[k]) and np.isnan(e[k]))
+        for k in d)
 
 
 def test_compare_interleave_default_and_refusal():

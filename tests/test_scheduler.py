@@ -1,0 +1,128 @@
+"""The comparison scheduler: a pure policy, tested with a fake clock and fake
+measurements (no engine is built or run here)."""
+
+import numpy as np
+import pytest
+
+from fraglib import compare as cmp
+from fraglib.exceptions import ParameterError
+from fraglib.scheduler import BuildPair, MakeBuilds, RunPair, Scheduler, Stop
+
+
+class FakeClock:
+    def __init__(self, t=100.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+def _drive(plan, *, compile_s=4.0, pair_s=1.0, effect=0.05, noise=0.01, seed=0):
+    """Run a scheduler to its end on fake builds and measurements.
+
+    Returns the scheduler, the stop reason and the actions with the clock
+    reading when each was handed out.
+    """
+    clock = FakeClock()
+    s = Scheduler(plan, comparison="c0", clock=clock)
+    rng = np.random.default_rng(seed)
+    actions = []
+    while True:
+        act = s.next()
+        actions.append((clock.t, act))
+        if isinstance(act, Stop):
+            return s, act.reason, actions, clock
+        if isinstance(act, MakeBuilds):
+            clock.t += compile_s * len(act.indices)
+            s.built([BuildPair(j, sa, sb, "ka", "kb")
+                     for j, (sa, sb) in zip(act.indices, act.seeds)], compile_s * len(act.indices))
+            continue
+        clock.t += pair_s
+        rows = []
+        for spec in act.in_order:
+            lab = spec.labels
+            v = 100.0 * (1 + effect if lab.role == "B" else 1.0) * np.exp(rng.normal(0, noise))
+            rows.append({"build": lab.build_id, "pair": lab.pair, "design": lab.name,
+                         "value": v})
+        s.measured(rows, pair_s)
+
+
+def _plan(**kw):
+    return cmp.plan("topdown", "bottomup", packets=4096, **kw)
+
+
+def test_without_a_budget_one_wave_round_robin_then_stop():
+    s, why, actions, _ = _drive(_plan(builds=3, processes=2))
+    kinds = [type(a).__name__ for _, a in actions]
+    assert kinds == ["MakeBuilds"] + ["RunPair"] * 6 + ["Stop"]
+    assert why == "planned 3 builds × 2 pairs done"
+    pairs = [a for _, a in actions if isinstance(a, RunPair)]
+    assert [(a.build.build, a.pair) for a in pairs] == [(0, 0), (1, 0), (2, 0),
+                                                         (0, 1), (1, 1), (2, 1)]
+    procs = [spec.labels.process for a in pairs for spec in a.in_order]
+    assert procs == list(range(12))                 # processes numbered in run order
+    for a in pairs:
+        assert [sp.labels.role for sp in a.in_order] == list(a.order)
+        assert {sp.labels.comparison for sp in a.specs} == {"c0"}
+        assert a.specs[0].layout_seed == a.build.a_seed
+    assert s.next() == Stop(why)                     # stays stopped
+
+
+def test_orders_and_pads_follow_the_seed():
+    def draws(seed):
+        _, _, actions, _ = _drive(_plan(builds=2, processes=3, seed=seed))
+        return [(a.order, a.specs[0].env_pad, a.specs[1].env_pad) for _, a in actions
+                if isinstance(a, RunPair)]
+    assert draws(5) == draws(5)
+    assert draws(5) != draws(6)
+
+
+def test_budget_is_never_overrun_by_more_than_one_pair():
+    budget = 20.0
+    s, why, actions, clock = _drive(_plan(builds=2, processes=2, budget=budget,
+                                          target_halfwidth=1e-6), compile_s=4.0, pair_s=1.0)
+    assert why == "budget spent"
+    t0 = 100.0
+    # first wave: 8 s of builds and 2 x 2 pairs by t0 + 12; a second wave
+    # (8 s of builds + a pair) does not fit, so the 8 s left add pairs to
+    # the two builds, round robin
+    assert sum(isinstance(a, MakeBuilds) for _, a in actions) == 1
+    assert s.n_pairs == 12 and clock.t == t0 + budget
+    for t, a in actions:
+        if isinstance(a, RunPair):
+            assert t + 1.0 <= t0 + budget           # only pairs expected to fit
+    per_build = [sum(1 for _, a in actions if isinstance(a, RunPair) and a.build.build == j)
+                 for j in (0, 1)]
+    assert per_build == [6, 6]
+
+
+def test_budget_stops_once_the_target_halfwidth_is_reached():
+    s, why, actions, _ = _drive(_plan(builds=2, processes=4, budget=1000,
+                                      target_halfwidth=0.02), noise=0.001)
+    assert why == f"target reached after {s.n_pairs} pairs"
+    assert s.n_pairs == 2 and s.halfwidth() < 0.02        # after the first round
+    noisy, why, _, _ = _drive(_plan(builds=2, processes=4, budget=1000,
+                                    target_halfwidth=0.02), noise=0.05)
+    assert noisy.n_pairs > 2
+
+
+def test_later_waves_follow_the_measured_costs():
+    # cheap builds (0.5 s each, cached below 0.3 s not counted): a second
+    # wave fits, and its pairs per build are optimal_pairs(...) >= processes
+    s, why, actions, _ = _drive(_plan(builds=2, processes=2, budget=60,
+                                      target_halfwidth=1e-6), compile_s=0.5, pair_s=1.0)
+    waves = [a for _, a in actions if isinstance(a, MakeBuilds)]
+    assert len(waves) >= 2 and waves[1].indices == (2, 3)
+    assert s.compile_times and s.compile_times[0] == pytest.approx(0.5)
+    second = [a for _, a in actions if isinstance(a, RunPair) and a.build.build == 2]
+    assert len(second) >= 2
+
+
+def test_protocol_is_enforced():
+    s = Scheduler(_plan(builds=1, processes=2), comparison="c0", clock=FakeClock())
+    act = s.next()
+    assert isinstance(act, MakeBuilds)
+    with pytest.raises(ParameterError, match="built"):
+        s.next()
+    with pytest.raises(ParameterError):
+        s.measured([], 1.0)
