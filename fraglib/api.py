@@ -69,9 +69,9 @@ def run(design: str = "topdown", workload: str = "fastpath", *,
     Parameters
     ----------
     design : str
-        A design name (:func:`fraglib.designs`).
+        A design name (:func:`fraglib.design_names`).
     workload : str
-        A workload name (:func:`fraglib.workloads`).
+        A workload name (:func:`fraglib.workload_names`).
     packets : int, optional
         Packets (fragments) in the measured region, after warm-up.
     size, align : int, optional

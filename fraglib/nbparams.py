@@ -13,6 +13,7 @@ range-checked with the same rules as a run (:data:`RULES`).
 from __future__ import annotations
 
 import ast
+import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -172,8 +173,10 @@ def validate_notebook_params(paths: Sequence[Path],
     for key, value in parameters.items():
         if not any(key in d for d in decl.values()):
             names = ", ".join(p.stem for p in paths)
+            close = difflib.get_close_matches(key, known, n=1)
             raise ParameterError(key, value, f"a parameter declared by {names}: "
-                                 + ", ".join(known))
+                                 + ", ".join(known)
+                                 + (f" (did you mean {close[0]}?)" if close else ""))
     for p, d in decl.items():
         for key, value in parameters.items():
             if key in d:
