@@ -133,10 +133,10 @@ def workload_table(names=None) -> list[dict]:
     """
     from .workloads import get_workload, workload_names
 
+    chosen = [get_workload(n) for n in names or workload_names()]   # before any build
     table = c_param_table()
     rows = []
-    for name in names or workload_names():
-        w = get_workload(name)
+    for w in chosen:
         params = {}
         for key, default in w.params.items():
             c = table.get(key, {})
