@@ -217,11 +217,11 @@ def cmd_compare(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .nbparams import validate_notebook_params
+    from .nbparams import strings_as_declared, validate_notebook_params
     from .notebooks import notebook_paths, sweep
 
-    params = dict(args.param or [])
     paths = notebook_paths(args.notebooks or None)
+    params = strings_as_declared(paths, dict(args.param or []))   # modes=[2048] is text
     per_nb = validate_notebook_params(paths, params)   # every notebook, before any runs
     failed = []
     for i, nb in enumerate(paths, 1):

@@ -231,3 +231,17 @@ def test_make_lab_allows_root_only_as_root(tmp_path):
     assert lab("LAB_UID=0").endswith("jupyter lab --allow-root notebooks")
     assert lab("LAB_UID=1000").endswith("jupyter lab notebooks")
     assert ("--allow-root" in lab()) == (os.geteuid() == 0)
+
+
+def test_integers_become_text_where_the_notebooks_declare_strings():
+    from fraglib.nbparams import strings_as_declared, validate_notebook_params
+    from fraglib.notebooks import notebook_paths
+
+    ring = notebook_paths(["4.0-ring"])
+    args = cli.build_parser().parse_args(["sweep", "4.0-ring", "-p", "modes=[2048,75]",
+                                          "-p", "packets=1000", "-p", "baseline=true"])
+    got = strings_as_declared(ring, dict(args.param))
+    assert got == {"modes": ["2048", "75"], "packets": 1000, "baseline": True}
+    validate_notebook_params(ring, {k: got[k] for k in ("modes", "packets")})
+    with pytest.raises(fraglib.ParameterError, match="invalid baseline=True: a str"):
+        validate_notebook_params(ring, got)      # a YAML bool is not guessed back
