@@ -43,13 +43,16 @@ report: sweep ## run the default sweep and render reports/index.html
 bench: build ## benchmarks that print ratios (not tests)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-lab: $(STAMP) ## start JupyterLab on the notebooks
-	$(VENV)/bin/jupyter lab notebooks
+# JupyterLab refuses to start as root unless told to (containers often run as root).
+LAB_UID := $(shell id -u)
+
+lab: $(STAMP) ## start JupyterLab on the notebooks (as root too: adds --allow-root)
+	$(VENV)/bin/jupyter lab$(if $(filter 0,$(LAB_UID)), --allow-root) notebooks
 
 info: $(STAMP) ## machine, TSC, counters and how to enable what is missing
 	$(VENV)/bin/fraglib info
 
 clean: ## remove builds and executed notebooks (keeps data/runs)
-	rm -rf build reports/executed .pytest_cache
+	rm -rf build reports/executed reports/failed .pytest_cache
 
 .PHONY: help env build test sweep report bench lab info clean

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * harness_ref.c - the reference the engine's harness is judged against
  * (benchmarks/bench_harness.py): the fastpath workload's two direct calls

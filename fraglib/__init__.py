@@ -9,6 +9,7 @@ Quick start::
 
     import fraglib
     fraglib.designs()                       # what can be measured
+    fraglib.workloads()                     # what a run can do (fraglib.workload_names())
     r = fraglib.run("bottomup", "fastpath", size=256)
     r.median_cycles_per_packet
     c = fraglib.FragCache("topdown"); c.alloc(256)   # poke at a live cache
@@ -20,20 +21,44 @@ figures and tables, in :mod:`fraglib.report`. Neither is imported here (they
 pull in plotting and statistics packages): ``from fraglib.experiments import rx``.
 """
 
-from . import store, workloads
+import types as _types
+from importlib import metadata as _metadata
+
+from . import designs, store, workloads
 from .api import run
 from .cache import FragCache, init_page_model
-from .designs import Design, design_names, designs, get_design
+from .designs import Design, design_names, get_design
 from .exceptions import (BuildError, CollectorUnavailable, EngineError, FraglibError,
                          ParameterError, StoreError, UnknownNameError)
 from .results import RunResult
-from .workloads import get_workload, workload_names
+from .workloads import Workload, get_workload, workload_names
 
-__version__ = "0.1.0"
+try:                               # single source: pyproject.toml's [project] version
+    __version__ = _metadata.version("fraglib")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
+
+
+class _Registry(_types.ModuleType):
+    """A registry module that, called, lists its entries.
+
+    ``fraglib.designs`` and ``fraglib.workloads`` are the modules (so
+    ``fraglib.workloads.RING_PRESETS`` and ``import fraglib.designs as d``
+    work) and ``fraglib.designs()`` / ``fraglib.workloads()`` return every
+    :class:`Design` / :class:`Workload`, as the modules' own functions of
+    the same name do.
+    """
+
+    def __call__(self):
+        return getattr(self, self.__name__.rpartition(".")[2])()
+
+
+designs.__class__ = _Registry
+workloads.__class__ = _Registry
 
 __all__ = [
     "run", "designs", "design_names", "get_design", "Design", "FragCache",
-    "workload_names", "get_workload",
+    "workloads", "workload_names", "get_workload", "Workload",
     "init_page_model", "RunResult", "store", "FraglibError", "ParameterError",
     "UnknownNameError", "BuildError", "EngineError", "CollectorUnavailable",
     "StoreError", "__version__",

@@ -69,13 +69,13 @@ def run(design: str | RunSpec = "topdown", workload: str = "fastpath", *,
     Parameters
     ----------
     design : str or RunSpec
-        A design name (:func:`fraglib.designs`), or a whole
+        A design name (:func:`fraglib.design_names`), or a whole
         :class:`~fraglib.spec.RunSpec` (made and validated before): then the
         spec's fields are used and only ``store``, ``root``, ``metadata``
         and ``resume`` apply (:func:`run_spec`). With a name, the keywords
         make the spec (:meth:`RunSpec.make <fraglib.spec.RunSpec.make>`).
     workload : str
-        A workload name (:func:`fraglib.workloads`).
+        A workload name (:func:`fraglib.workload_names`).
     packets : int, optional
         Packets (fragments) in the measured region, after warm-up.
     size, align : int, optional

@@ -1,4 +1,5 @@
-"""``fraglib`` command line: info, designs, run, compare, sweep, report, store.
+"""``fraglib`` command line: info, designs, workloads, run, compare, sweep, report,
+store (also ``python -m fraglib``).
 
 The only module that turns exceptions into exit codes: 0 ok, 2 bad input
 (the message names the parameter, the value and what is allowed), 1 any
@@ -8,32 +9,45 @@ other failure.
 from __future__ import annotations
 
 import argparse
-import ast
+import json
 import os
+import re
+import subprocess
 import sys
+import textwrap
 
 from .exceptions import FraglibError, ParameterError
 
 __all__ = ["main"]
 
+#: a float Python reads that YAML 1.1 leaves a string (``1e3``, ``.5e-2``)
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
 
 def _kv(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with VALUE read as YAML: ``sizes=[256,1500]`` is a list,
+    ``packets=1000`` an int, ``remote=[false,true]`` booleans, ``dist=imix``
+    a string; ``1e3`` (which YAML leaves a string) is a float as in Python."""
+    import yaml
+
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"'{text}' is not key=value")
     k, v = text.split("=", 1)
     if not k.isidentifier():
         raise argparse.ArgumentTypeError(f"'{k}' in '{text}' is not a parameter name")
-    for conv in (int, float):
-        try:
-            return k, conv(v)
-        except ValueError:
-            pass
-    if v[:1] in "[({" or v in ("True", "False", "None"):
-        try:                       # -p sizes=[256,1024], -p remote=[False]
-            return k, ast.literal_eval(v)
-        except (ValueError, SyntaxError):
-            pass
-    return k, v
+    try:
+        value = yaml.safe_load(v)
+    except yaml.YAMLError as e:
+        where = f" ({e.problem})" if getattr(e, "problem", None) else ""
+        raise argparse.ArgumentTypeError(f"the value of {k} in '{text}' is not YAML{where}: "
+                                         "quote a string, write a list as [a,b]") from None
+    if isinstance(value, (int, float)) and ":" in v:
+        return k, v                # YAML 1.1 reads 1:30 as 90 (base 60): keep the text
+    if isinstance(value, str) and _FLOAT.fullmatch(value):
+        return k, float(value)
+    if not isinstance(value, (str, int, float, list, dict, type(None))):
+        return k, v                # a YAML date or timestamp: keep the text
+    return k, value
 
 
 def _resume_env(on: bool, scope: str) -> None:
@@ -89,6 +103,77 @@ def cmd_designs(args) -> int:
     return 0
 
 
+def c_param_table() -> dict[str, dict]:
+    """The C parameter table (``csrc/params.c``) by key: type, bounds, help.
+
+    Read from the engine's ``--describe`` (building the topdown engine if
+    needed); the one place to re-point when the shared library exports it.
+    """
+    from ._build import build_engine
+
+    exe = build_engine("topdown").path
+    try:
+        out = subprocess.run([str(exe), "--describe"], capture_output=True, text=True,
+                             timeout=60, check=True).stdout
+        return {row["key"]: row for row in json.loads(out)}
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError) as e:
+        raise FraglibError(f"cannot read the engine's parameter table "
+                           f"({exe.name} --describe): {e}") from None
+
+
+def workload_table(names=None) -> list[dict]:
+    """Every workload (or ``names``) with its parameters, defaults and C help.
+
+    Returns
+    -------
+    list of dict
+        ``name``, ``help``, ``threads``, ``cpus``, ``adapts``, ``metrics`` and
+        ``params``: ``{key: {"default", "type", "min", "max", "help"}}`` with
+        the registry's default and the C table's type, bounds and help.
+    """
+    from .workloads import get_workload, workload_names
+
+    chosen = [get_workload(n) for n in names or workload_names()]   # before any build
+    table = c_param_table()
+    rows = []
+    for w in chosen:
+        params = {}
+        for key, default in w.params.items():
+            c = table.get(key, {})
+            params[key] = {"default": default, "type": c.get("type"),
+                           "min": c.get("min"), "max": c.get("max"),
+                           "help": c.get("help") or "(not in the engine's table)"}
+        rows.append({"name": w.name, "help": w.help, "threads": w.threads,
+                     "cpus": w.cpus, "adapts": w.adapts, "metrics": list(w.metrics),
+                     "params": params})
+    return rows
+
+
+def cmd_workloads(args) -> int:
+    from .workloads import COMMON_PARAMS
+
+    rows = workload_table(args.names or None)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    wrap = textwrap.TextWrapper(width=88, initial_indent="  ", subsequent_indent="  ")
+    for i, row in enumerate(rows):
+        print(("\n" if i else "") + f"{row['name']} ({row['threads']} thread"
+              f"{'s' if row['threads'] > 1 else ''}, cpus: {row['cpus']})")
+        print(wrap.fill(row["help"]))
+        if row["adapts"]:
+            print(wrap.fill("on other designs: " + row["adapts"]))
+        print("  parameters (key=default: help, from the engine's table):")
+        width = max(len(f"{k}={p['default']}") for k, p in row["params"].items())
+        for key, p in row["params"].items():
+            kv = f"{key}={p['default']}"
+            print(f"    {kv:{width}}  {p['help']}")
+    print("\nevery workload also takes " + ", ".join(sorted(COMMON_PARAMS))
+          + " (see `fraglib run --help`); `fraglib workloads --json` lists bounds and "
+          "metrics")
+    return 0
+
+
 def cmd_run(args) -> int:
     from .api import run
 
@@ -132,19 +217,20 @@ def cmd_compare(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .nbparams import validate_notebook_params
+    from .nbparams import strings_as_declared, validate_notebook_params
     from .notebooks import notebook_paths, sweep
 
-    params = dict(args.param or [])
     paths = notebook_paths(args.notebooks or None)
-    validate_notebook_params(paths, params)         # every notebook, before any runs
+    params = strings_as_declared(paths, dict(args.param or []))   # modes=[2048] is text
+    per_nb = validate_notebook_params(paths, params)   # every notebook, before any runs
     failed = []
     for i, nb in enumerate(paths, 1):
         # one scope per notebook: --resume maps its n-th run to its n-th stored run
         _resume_env(args.resume, nb.stem)
         print(f"[{i}/{len(paths)}] {nb.stem}", file=sys.stderr, flush=True)
         try:
-            for p in sweep([nb.stem], parameters=params, progress=False):
+            # only the keys it declares: -p budget_s=... is 0.0-summary's alone
+            for p in sweep([nb.stem], parameters=per_nb[nb], progress=False):
                 print(p)
         except ParameterError:
             raise
@@ -180,10 +266,16 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fraglib", description=(
         "Measure Linux page-fragment allocator designs per packet "
         "(top-down vs bottom-up page_frag and the rest of the 2024 netdev debate)."))
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("info", help="machine, TSC rate, which counters work and why not")
@@ -193,6 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--details", action="store_true",
                    help="struct size, capabilities and code size of each design")
     s.set_defaults(func=cmd_designs)
+
+    s = sub.add_parser("workloads", help="list the workloads with their parameters, "
+                                         "defaults and the engine's help for each")
+    s.add_argument("names", nargs="*", help="workload names (default: all)")
+    s.add_argument("--json", action="store_true",
+                   help="print them as JSON, with each parameter's type and bounds")
+    s.set_defaults(func=cmd_workloads)
 
     s = sub.add_parser("run", help="run one workload on one design in a fresh engine")
     s.add_argument("design", help="design name (see `fraglib designs`)")
@@ -219,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "longer is refused before it starts (0: no limit; default 600)")
     s.add_argument("--json", action="store_true", help="print the whole result as JSON")
     s.add_argument("-p", "--param", type=_kv, action="append", metavar="KEY=VALUE",
-                   help="workload parameter (dist=imix, queue_depth=256, cpu2=0, ...)")
+                   help="workload parameter, VALUE read as YAML (dist=imix, queue_depth=256, "
+                        "cpu2=0, ...)")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("compare", help="A/B verdict with a confidence interval")
@@ -250,15 +350,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reuse the runs a killed comparison with the same arguments "
                         "already stored; run only the rest")
     s.add_argument("-p", "--param", type=_kv, action="append", metavar="KEY=VALUE",
-                   help="run parameter (packets=..., size=..., dist=...)")
+                   help="run parameter, VALUE read as YAML (packets=..., size=..., dist=...)")
     s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("sweep", help="execute the notebooks with papermill")
     s.add_argument("notebooks", nargs="*", help="notebook names (default: all)")
     s.add_argument("-p", "--param", type=_kv, action="append", metavar="KEY=VALUE",
-                   help="notebook parameter passed to every notebook that declares it "
-                        "(lists as sizes=[256,1024]); checked against every notebook's "
-                        "parameters cell before any notebook runs")
+                   help="notebook parameter passed to every notebook that declares it, "
+                        "VALUE read as YAML (packets=1000 an int, sizes=[256,1500] a "
+                        "list, remote=[false] booleans); a key no selected notebook "
+                        "declares, or a value unlike its default, is refused before "
+                        "any notebook runs; a failed notebook is kept, with its "
+                        "error, under reports/failed/")
     s.add_argument("--resume", action="store_true",
                    help="skip the runs a killed sweep already stored (same notebooks, "
                         "same parameters)")

@@ -13,12 +13,13 @@ range-checked with the same rules as a run (:data:`RULES`).
 from __future__ import annotations
 
 import ast
+import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .exceptions import ParameterError
 
-__all__ = ["declared", "validate_notebook_params", "RULES"]
+__all__ = ["declared", "validate_notebook_params", "strings_as_declared", "RULES"]
 
 
 def _design(name, v):
@@ -142,6 +143,37 @@ def _check_one(nb: str, name: str, value, default) -> None:
             raise ParameterError(name, value, e.allowed) from None
 
 
+def _str_declared(default) -> bool:
+    if isinstance(default, (list, tuple)):
+        return bool(default) and all(isinstance(d, str) for d in default)
+    return isinstance(default, str)
+
+
+def _text(v):
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+def strings_as_declared(paths: Sequence[Path], parameters: Mapping[str, object]
+                        ) -> dict[str, object]:
+    """Integers back to strings where the notebooks declare strings.
+
+    The command line reads ``-p`` values as YAML, so ``modes=[2048,75]``
+    arrives as integers although 4.0-ring's ``modes`` are strings
+    (``["2048", "75", ...]``). Where every selected notebook that declares a
+    key has a string (or list of strings) default, integers in its value
+    become their decimal text; anything else is left for
+    :func:`validate_notebook_params` to judge.
+    """
+    decl = [declared(p) for p in paths]
+    out = dict(parameters)
+    for key, value in parameters.items():
+        defaults = [d[key] for d in decl if key in d]
+        if not defaults or not all(_str_declared(d) for d in defaults):
+            continue
+        out[key] = [_text(v) for v in value] if isinstance(value, list) else _text(value)
+    return out
+
+
 def validate_notebook_params(paths: Sequence[Path],
                              parameters: Mapping[str, object] | None
                              ) -> dict[Path, dict[str, object]]:
@@ -172,8 +204,10 @@ def validate_notebook_params(paths: Sequence[Path],
     for key, value in parameters.items():
         if not any(key in d for d in decl.values()):
             names = ", ".join(p.stem for p in paths)
+            close = difflib.get_close_matches(key, known, n=1)
             raise ParameterError(key, value, f"a parameter declared by {names}: "
-                                 + ", ".join(known))
+                                 + ", ".join(known)
+                                 + (f" (did you mean {close[0]}?)" if close else ""))
     for p, d in decl.items():
         for key, value in parameters.items():
             if key in d:

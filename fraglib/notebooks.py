@@ -1,9 +1,11 @@
 """Run the parameterized notebooks (papermill) and render reports (nbconvert).
 
 ``sweep`` executes ``notebooks/*.ipynb`` in order with papermill, writing
-executed copies to ``reports/executed/``; ``report`` renders those copies
-to HTML without code cells and writes ``reports/index.html`` linking them
-(and ``reports/summary.txt`` when the summary notebook produced one).
+executed copies to ``reports/executed/`` and the partial copy of a notebook
+that failed, with papermill's error banner, to ``reports/failed/``;
+``report`` renders the executed copies to HTML without code cells and writes
+``reports/index.html`` linking them (and ``reports/summary.txt`` when the
+summary notebook produced one).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ __all__ = ["notebook_paths", "sweep", "report", "notebooks_dir", "reports_dir"]
 
 
 def notebooks_dir() -> Path:
-    return REPO_ROOT / "notebooks"
+    """``$FRAGLIB_NOTEBOOKS`` or ``<repo>/notebooks``."""
+    env = os.environ.get("FRAGLIB_NOTEBOOKS")
+    return Path(env) if env else REPO_ROOT / "notebooks"
 
 
 def reports_dir() -> Path:
@@ -34,7 +38,8 @@ def reports_dir() -> Path:
 
 
 def notebook_paths(names: Sequence[str] | None = None) -> list[Path]:
-    """Notebooks by name (``1.0-fastpath`` or a glob); all when None."""
+    """Notebooks in :func:`notebooks_dir` by name (``1.0-fastpath`` or
+    ``1.0-fastpath.ipynb``); all when None."""
     every = sorted(notebooks_dir().glob("*.ipynb"))
     if not names:
         return every
@@ -48,21 +53,33 @@ def notebook_paths(names: Sequence[str] | None = None) -> list[Path]:
     return out
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (messages)."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT.resolve()))
+    except ValueError:
+        return str(path)
+
+
 def sweep(names: Sequence[str] | None = None, *,
           parameters: Mapping[str, object] | None = None,
-          out_dir: str | os.PathLike | None = None, progress: bool = True,
+          out_dir: str | os.PathLike | None = None,
+          failed_dir: str | os.PathLike | None = None, progress: bool = True,
           kernel_name: str = "python3") -> list[Path]:
     """Execute notebooks with papermill; return the executed copies.
 
     Parameters
     ----------
     names : sequence of str, optional
-        Notebook stems; every notebook when None.
+        Notebook stems in :func:`notebooks_dir`; every notebook when None.
     parameters : mapping, optional
         Values injected into every notebook's ``parameters`` cell (only
         the names a notebook declares are passed to it).
     out_dir : path, optional
         Where executed copies go (default ``reports/executed``).
+    failed_dir : path, optional
+        Where the partial copy of a notebook that failed goes (default
+        ``failed`` next to ``out_dir``: ``reports/failed``).
     progress : bool
         Progress bar over notebooks (papermill shows cells).
 
@@ -72,6 +89,10 @@ def sweep(names: Sequence[str] | None = None, *,
         Before any notebook runs: a parameter no selected notebook declares,
         or a value of the wrong type or out of range
         (:func:`fraglib.nbparams.validate_notebook_params`).
+    FraglibError
+        A notebook failed: the message names the cell, the error and where
+        its partial copy (executed up to the failing cell, with papermill's
+        error banner at the top) was kept; the notebooks after it did not run.
     """
     import papermill as pm
 
@@ -80,6 +101,7 @@ def sweep(names: Sequence[str] | None = None, *,
     paths = notebook_paths(names)
     per_nb = validate_notebook_params(paths, parameters)   # before anything runs
     out = Path(out_dir) if out_dir else reports_dir() / "executed"
+    failed = Path(failed_dir) if failed_dir else out.parent / "failed"
     out.mkdir(parents=True, exist_ok=True)
     done = []
     for nb in tqdm(paths, disable=not progress, desc="notebooks"):
@@ -90,13 +112,30 @@ def sweep(names: Sequence[str] | None = None, *,
             pm.execute_notebook(str(nb), str(tmp), parameters=params,
                                 kernel_name=kernel_name, cwd=str(REPO_ROOT),
                                 progress_bar=False)
-        except pm.PapermillExecutionError as e:
-            tmp.unlink(missing_ok=True)
-            raise FraglibError(f"notebook {nb.name} failed in cell {e.exec_count}: "
-                               f"{e.ename}: {e.evalue}") from e
+        except BaseException as e:
+            kept = _keep_failed(tmp, failed / nb.name)
+            if not isinstance(e, Exception):
+                raise                  # interrupted: the partial copy is kept all the same
+            if isinstance(e, pm.PapermillExecutionError):
+                what = f"failed in cell {e.exec_count}: {e.ename}: {e.evalue}"
+            else:                      # the kernel died, no such kernel, ...
+                what = f"failed: {type(e).__name__}: {e}"
+            where = (f"; the partial notebook, with the error at the top, is "
+                     f"{_shown(kept)}" if kept else "")
+            raise FraglibError(f"notebook {nb.name} {what}{where}") from e
         os.replace(tmp, target)
+        (failed / nb.name).unlink(missing_ok=True)   # an earlier failure is stale now
         done.append(target)
     return done
+
+
+def _keep_failed(tmp: Path, dest: Path) -> Path | None:
+    """Move a failed notebook's partial copy to ``dest``; None if there is none."""
+    if not tmp.exists():
+        return None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, dest)
+    return dest
 
 
 def _title(nb_path: Path) -> str:

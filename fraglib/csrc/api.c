@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * api.c - the shared library's exports for in-process use (cffi, tests,
  * exploration).  Built with FRAG_STATS and FRAG_DEBUG, never timed.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * design_bottomup.c - page_frag_cache after "mm: page_frag: use initial
  * zero offset for page_frag_alloc_align()" (8218f62c9c9b, Yunsheng Lin,

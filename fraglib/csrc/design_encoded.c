@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * design_encoded.c - page_frag_cache as merged for Linux 6.13:
  * mm/page_frag_cache.c after 0c3ce2f50261 ("mm: page_frag: reuse existing

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * design_malloc.c - baseline: the C library's malloc()/aligned_alloc()
  * and free().  Not a kernel design: it is the user-space allocator every

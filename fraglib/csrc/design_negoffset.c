@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * design_negoffset.c - page_frag_cache with a NEGATIVE remaining counter:
  * Alexander Duyck's suggestion on the v10 "remaining" patch (netdev,

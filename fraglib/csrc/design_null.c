@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * design_null.c - baseline: hand out the same static buffer every time,
  * free nothing.  What remains of a measurement with this design is the

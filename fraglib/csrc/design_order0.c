@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * design_order0.c - baseline: one order-0 page per fragment, alloc_page()
  * and put_page(), no cache at all.  This is the misuse the maintainers

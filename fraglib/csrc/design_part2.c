@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * design_part2.c - the 6.13 page_frag_cache (design_encoded.c) with its
  * alloc path rebuilt the way Yunsheng Lin's "Replace page_frag with

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * design_remaining.c - page_frag_cache with a `remaining` counter, as in
  * Yunsheng Lin's "Replace page_frag with page_frag_cache" v9/v10 (June-July

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * design_slicer1k.c - the napi small-head slicer of Linux v6.9,
  * net/core/skbuff.c: struct page_frag_1k and page_frag_alloc_1k(), used by

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * design_sockfrag.c - the Tx side's struct page_frag with
  * skb_page_frag_refill() from net/core/sock.c (about v6.9; the logic is

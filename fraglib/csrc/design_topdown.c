@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * design_topdown.c - page_frag_cache as in Linux v6.9, mm/page_alloc.c
  * (__page_frag_cache_refill, __page_frag_alloc_align, page_frag_free),

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * page.c - the page allocator model: arena, struct page array, buddy,
  * per-CPU-like lists, fault injection.  See page.h for why it exists.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * params.c - the engine's parameters: one table that parses, bounds-checks
  * and documents each key=value.  An error names the parameter, the value

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * registry.c - every design, by name (the shared library links them all;
  * an engine links exactly one, see design_direct.h).

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * sizes.c - packet-size distributions (see sizes.h for the grammar).
  *

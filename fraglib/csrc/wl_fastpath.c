@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * wl_fastpath.c - the allocator's fast path, nothing else: per batch,
  * allocate `batch` fragments of `size` bytes at `align`, then free them

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * wl_ring.c - page_frag_test.ko in user space
  * (tools/testing/selftests/mm/page_frag/page_frag_test.c, docs/

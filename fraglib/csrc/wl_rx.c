@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * wl_rx.c - the rx path: a NAPI poll loop building skb heads in page
  * fragments, as __napi_alloc_skb() does (net/core/skbuff.c, v6.9; see

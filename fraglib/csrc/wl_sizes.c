@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * wl_sizes.c - not a measurement: print the sizes the rx/tx workloads
  * would use.  It draws warmup + packets sizes from `dist` with `seed`

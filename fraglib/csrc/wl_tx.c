@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * wl_tx.c - the tx copy path: tcp_sendmsg_locked() copying user data into
  * page fragments (net/ipv4/tcp.c with sk_page_frag() and

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /* workloads.c - every workload the engine can run, by name. */
 #include "engine.h"
 

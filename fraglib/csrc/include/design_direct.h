@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * design_direct.h - direct calls into the one design an engine is built
  * for (-DFRAG_DESIGN=topdown).  Workloads call frag_alloc()/frag_free():

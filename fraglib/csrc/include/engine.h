@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * engine.h - what the engine hands a workload and what a workload hands
  * back.  A workload is a C loop that calls the design directly; it records

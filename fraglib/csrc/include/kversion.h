@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * kversion.h - which kernel release each design mirrors, and what that
  * release's rx path does with a small skb head.

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * page_frag.h - the two functions every version of page_frag_cache shares,
  * whatever its struct: page_frag_free() and __page_frag_cache_drain(), from

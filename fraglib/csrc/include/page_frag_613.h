@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * page_frag_613.h - Linux 6.13's page_frag_cache around its alloc path:
  * struct page_frag_cache (include/linux/mm_types_task.h after 0c3ce2f50261

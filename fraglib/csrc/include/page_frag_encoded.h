@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * page_frag_encoded.h - the encoded page of include/linux/page_frag_cache.h
  * (Linux 6.13, 0c3ce2f50261 "mm: page_frag: reuse existing space for 'size'

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * page_frag_reload.h - the refill and reuse halves of
  * __page_frag_cache_reload(), as Yunsheng Lin's page_frag series split that

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * sizes.h - packet-size distributions for the rx/tx/ring workloads.
  *

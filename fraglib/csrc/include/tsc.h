@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * tsc.h - rdtscp timing.  rdtscp waits for earlier instructions to retire
  * before reading the TSC, so the stop stamp covers the region; the lfence

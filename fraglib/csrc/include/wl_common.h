@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * wl_common.h - pieces the rx, tx and ring workloads share: the second
  * ("remote CPU") thread that frees what the ptr_ring (wl_ptr_ring.h)

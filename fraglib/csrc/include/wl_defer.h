@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * wl_defer.h - skb_attempt_defer_free() (net/core/skbuff.c, 5.19 on): the
  * rx path's deferred free, after skb_attempt_defer_free() and

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * wl_ptr_ring.h - the single-producer, single-consumer ring of
  * include/linux/ptr_ring.h as page_frag_test.ko uses it

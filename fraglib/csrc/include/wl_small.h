@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * wl_small.h - where the rx path puts the heads the kernel never gives to
  * page_frag_cache: `len + NET_SKB_PAD + NET_IP_ALIGN <=

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * test_designs.c - every registered design, through its ops table, under
  * ASan and UBSan: known answers from a fresh cache, then a randomized

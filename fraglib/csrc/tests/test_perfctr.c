@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * test_perfctr.c - perfctr.c on its own: open, count a busy loop, read.
  *

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * test_wl_kernel.c - the workloads' kernel disciplines, observed one step
  * at a time (tests/test_workloads_kernel.py checks the output):
