@@ -345,7 +345,7 @@ int fraglib_param_at(int i, struct fraglib_param *out)
 	out->help = d->help;
 	out->choices = d->choices;
 	out->why = d->why;
-	field_text(d, &p, out->def, sizeof(out->def));
+	field_text(d, &p, out->default_text, sizeof(out->default_text));
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 
 /* ---- page model (page.h, page.c) ---- */
 
+#define FRAG_PAGE_SHIFT		12	/* 4 KiB pages (FRAG_PAGE_SIZE) */
 #define FRAG_MAX_ORDER		10	/* buddy blocks up to 4 MiB */
 #define FRAG_PCP_ORDERS		2	/* pcp for order 0 and order 3 */
 
@@ -252,7 +253,7 @@ const struct frag_workload_info *fraglib_workload_at(int i);
  * @help:    one line.
  * @choices: NULL, or the words a "str" parameter takes (NULL-ended).
  * @why:     with @choices: what the choice decides.
- * @def:     the engine's default as key=value text; "" when it has none
+ * @default_text: the engine's default as key=value text; "" when it has none
  *           (or it depends on the design and workload).
  */
 struct fraglib_param {
@@ -262,7 +263,7 @@ struct fraglib_param {
 	const char *help;
 	const char *const *choices;
 	const char *why;
-	char def[FRAG_STR_LEN];
+	char default_text[FRAG_STR_LEN];
 };
 
 int fraglib_nparams(void);

@@ -26,7 +26,6 @@
 
 #include "fraglib.cffi.h"	/* FRAG_MAX_ORDER, the stats structs */
 
-#define FRAG_PAGE_SHIFT		12
 #define FRAG_PAGE_SIZE		(1u << FRAG_PAGE_SHIFT)
 #define FRAG_PAGE_MASK		(~((uintptr_t)FRAG_PAGE_SIZE - 1))
 #define FRAG_NR_CPUS		8	/* pcp lists; threads pick one */
