@@ -248,7 +248,7 @@ CASES = [
      r"'?compact'?, '?check'?\)"),
     # ---- engine key=value --------------------------------------------------------
     ("engine-unknown-key", lambda b: engine("nosuch=1"), ParameterError,
-     r"invalid nosuch='\(given\)': a known parameter: design, workload, packets"),
+     r"invalid nosuch='1': a known parameter: design, workload, packets"),
     ("engine-not-integer", lambda b: engine("size=abc"), ParameterError,
      r"invalid size='abc': an integer in \[1, 4096\] \(fragment size in bytes\)"),
     ("engine-not-kv", lambda b: engine("packets"), ParameterError,
