@@ -357,27 +357,6 @@ _CPUS = ("one", "distinct", "same-allowed")
 
 
 @dataclass(frozen=True)
-class _Spec:
-    """What Python adds to a C workload (see :class:`Workload`)."""
-
-    cpus: str
-    params: Mapping[str, object]
-    metrics: tuple[str, ...] = ()
-    balance: tuple[tuple[str, str], ...] = ()
-    adapts: str = ""
-    needs_full_frags: bool = False
-    uses_prepare: bool = False
-    page_metrics: bool = False
-    routes_small_heads: bool = False
-    defers_frees: bool = False
-    refuse: Callable | None = None
-
-    def __post_init__(self):
-        if self.cpus not in _CPUS:
-            raise ValueError(f"cpus must be one of {_CPUS}, not {self.cpus!r}")
-
-
-@dataclass(frozen=True)
 class Workload:
     """One C workload (``csrc/wl_<name>.c``).
 
@@ -480,14 +459,15 @@ _MEM = ("bytes_requested", "pages_taken", "pages_per_1k_packets", "peak_pages_he
 _RX_SIZES = {"dist": "imix", "touch": 64, "net_skb_pad": 64, "net_ip_align": 0,
              "shinfo_size": 320, "cache_line": 64}
 
-#: what Python adds to each C workload, by name (the C table's order rules).
-_SPECS: dict[str, _Spec] = {}
-_SPECS["fastpath"] = _Spec(
+#: what Python adds to each C workload (Workload's fields after ``threads``),
+#: by name; the C table's order rules.
+_SPECS: dict[str, dict] = {}
+_SPECS["fastpath"] = dict(
     cpus="one",
     params=MappingProxyType({"size": 256, "align": 1, "batch": 64,
                              "sample_batches": 64, "rerandomize": 1}),
 )
-_SPECS["rx"] = _Spec(
+_SPECS["rx"] = dict(
     cpus="distinct",
     params=MappingProxyType({**_RX_SIZES, "queue_depth": 256, "cpu2": -1,
                              "ring_size": 512, "busy_poll": 0, "batch": 64,
@@ -502,11 +482,11 @@ _SPECS["rx"] = _Spec(
     balance=(("heads_allocated", "heads_freed"),),
     adapts="designs without a page model (malloc, null) run without the page "
            "metrics; slicer1k only takes frames whose head fits 1 KiB",
-    refuse=_refuse_rx,
+    _refuse=_refuse_rx,
     needs_full_frags=True, page_metrics=True, routes_small_heads=True,
     defers_frees=True,
 )
-_SPECS["tx"] = _Spec(
+_SPECS["tx"] = dict(
     cpus="distinct",
     params=MappingProxyType({"dist": "fixed:65536", "mss": 1448, "gso_size": 65536,
                              "tx_delay": 64, "cpu2": -1, "ring_size": 512,
@@ -524,7 +504,7 @@ _SPECS["tx"] = _Spec(
            "never coalesce",
     needs_full_frags=True, page_metrics=True, uses_prepare=True,
 )
-_SPECS["ring"] = _Spec(
+_SPECS["ring"] = dict(
     cpus="same-allowed",
     params=MappingProxyType({"size": 2048, "align": 1, "ring_size": 512, "cpu2": -1,
                              "busy_poll": 1, "batch": 64}),
@@ -533,10 +513,10 @@ _SPECS["ring"] = _Spec(
              "busy_poll", "elapsed_ns", "ns_per_object", *_MEM),
     balance=(("frags_allocated", "frags_freed"),),
     adapts="cpu2=-1 runs the pop thread on the push thread's CPU set",
-    refuse=_refuse_ring,
+    _refuse=_refuse_ring,
     needs_full_frags=True, page_metrics=True,
 )
-_SPECS["sizes"] = _Spec(
+_SPECS["sizes"] = dict(
     cpus="one",
     params=MappingProxyType({"dist": "imix", "warmup": 0}),
     metrics=("size_mean", "size_min", "size_max", "dist_mean", "dist_rows"),
@@ -605,12 +585,9 @@ def _load_registry() -> dict[str, Workload]:
     for i in range(lib.fraglib_nworkloads()):
         info = lib.fraglib_workload_at(i)
         name = _core.text(info.name)
-        spec = _SPECS.get(name) or _Spec("one" if info.threads == 1 else "distinct", {})
-        out[name] = Workload(name, _core.text(info.help), info.threads, spec.cpus,
-                             MappingProxyType(dict(spec.params)), spec.metrics,
-                             spec.balance, spec.adapts, spec.needs_full_frags,
-                             spec.uses_prepare, spec.page_metrics,
-                             spec.routes_small_heads, spec.defers_frees, spec.refuse)
+        spec = _SPECS.get(name, {"cpus": "one" if info.threads == 1 else "distinct",
+                                 "params": MappingProxyType({})})
+        out[name] = Workload(name, _core.text(info.help), info.threads, **spec)
     stale = set(_SPECS) - set(out)
     if stale:
         raise RuntimeError(f"fraglib.workloads describes {sorted(stale)}, which the C "
