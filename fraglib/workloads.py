@@ -393,11 +393,10 @@ class Workload:
         It uses prepare/commit where the design has it (else frag_alloc()).
     page_metrics : bool
         It reports the page-model metrics (absent on designs without pages).
-    routes_small_heads : bool
-        It sends small heads where ``small_heads`` says (default: the
-        design's kernel).
-    defers_frees : bool
-        ``remote_free=defer`` (skb_attempt_defer_free()) applies to it.
+    flags : int
+        The C table's ``FRAG_WL_*`` bits (what the parameter rules of
+        csrc/params.c read; see :attr:`routes_small_heads`,
+        :attr:`defers_frees`).
     """
 
     name: str
@@ -411,9 +410,19 @@ class Workload:
     needs_full_frags: bool = False
     uses_prepare: bool = False
     page_metrics: bool = False
-    routes_small_heads: bool = False
-    defers_frees: bool = False
+    flags: int = 0
     _refuse: Callable | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def routes_small_heads(self) -> bool:
+        """It sends small heads where ``small_heads`` says (default: the
+        design's kernel), so a design without a kernel needs one given."""
+        return bool(self.flags & consts.FRAG_WL_SMALL_HEADS)
+
+    @property
+    def defers_frees(self) -> bool:
+        """``remote_free=defer`` (skb_attempt_defer_free()) applies to it."""
+        return bool(self.flags & consts.FRAG_WL_DEFER_FREE)
 
     def __post_init__(self):
         if self.threads not in (1, 2):
@@ -483,8 +492,7 @@ _SPECS["rx"] = dict(
     adapts="designs without a page model (malloc, null) run without the page "
            "metrics; slicer1k only takes frames whose head fits 1 KiB",
     _refuse=_refuse_rx,
-    needs_full_frags=True, page_metrics=True, routes_small_heads=True,
-    defers_frees=True,
+    needs_full_frags=True, page_metrics=True,
 )
 _SPECS["tx"] = dict(
     cpus="distinct",
@@ -587,7 +595,8 @@ def _load_registry() -> dict[str, Workload]:
         name = _core.text(info.name)
         spec = _SPECS.get(name, {"cpus": "one" if info.threads == 1 else "distinct",
                                  "params": MappingProxyType({})})
-        out[name] = Workload(name, _core.text(info.help), info.threads, **spec)
+        out[name] = Workload(name, _core.text(info.help), info.threads, flags=info.flags,
+                             **spec)
     stale = set(_SPECS) - set(out)
     if stale:
         raise RuntimeError(f"fraglib.workloads describes {sorted(stale)}, which the C "

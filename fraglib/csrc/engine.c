@@ -146,6 +146,7 @@ int frag_handoff_validate(const struct frag_params *p,
 			  const struct frag_workload *wl, char *err, size_t len)
 {
 	bool on = p->handoff_samples > 0;
+	bool pop = wl->info->flags & FRAG_WL_POP_THREAD;
 	int fl;
 
 	if (!on && (p->handoff_rfd >= 0 || p->handoff_wfd >= 0 || p->handoff_wait)) {
@@ -157,11 +158,11 @@ int frag_handoff_validate(const struct frag_params *p,
 	if (!on)
 		return 0;
 	/* A token passed between processes cannot stop a second thread. */
-	if (!strcmp(wl->info->name, "ring") || (wl->info->threads > 1 && p->cpu2 >= 0)) {
+	if (pop || (wl->info->threads > 1 && p->cpu2 >= 0)) {
 		snprintf(err, len, "invalid handoff_samples=%ld: allowed 0 for "
 			 "workload %s with %s (two threads: the peer engine's rounds "
 			 "would not stop the second one)", p->handoff_samples,
-			 wl->info->name, strcmp(wl->info->name, "ring") ? "cpu2 >= 0" : "its pop thread");
+			 wl->info->name, pop ? "its pop thread" : "cpu2 >= 0");
 		return -1;
 	}
 	fl = p->handoff_rfd >= 0 ? fcntl(p->handoff_rfd, F_GETFL) : -1;

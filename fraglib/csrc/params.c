@@ -173,14 +173,16 @@ int frag_params_resolve(struct frag_params *p, const char *design, char *err,
 			size_t len)
 {
 	const struct frag_kver *k = frag_kver_find(design);
+	const struct frag_workload_info *wi = frag_workload_info_find(p->workload);
+	unsigned int flags = wi ? wi->flags : 0;
 
 	if (p->busy_poll < 0)
-		p->busy_poll = !strcmp(p->workload, "ring");
+		p->busy_poll = !!(flags & FRAG_WL_SPINS);
 	if (!p->small_heads[0]) {
 		if (k) {
 			snprintf(p->small_heads, sizeof(p->small_heads), "%s",
 				 frag_kver_small_heads(k->kver));
-		} else if (!strcmp(p->workload, "rx")) {
+		} else if (flags & FRAG_WL_SMALL_HEADS) {
 			snprintf(err, len, "invalid small_heads=(unset): allowed "
 				 "slicer1k, kmalloc or design; design %s names no "
 				 "kernel version (kversion.c), so rx has no default",
@@ -192,7 +194,7 @@ int frag_params_resolve(struct frag_params *p, const char *design, char *err,
 		return -1;
 	if (check_choice(p, "remote_free", err, len))
 		return -1;
-	if (strcmp(p->workload, "rx") && strcmp(p->remote_free, "direct")) {
+	if (!(flags & FRAG_WL_DEFER_FREE) && strcmp(p->remote_free, "direct")) {
 		snprintf(err, len, "invalid remote_free=%s: allowed direct for "
 			 "workload %s (skb_attempt_defer_free() is the rx path's)",
 			 p->remote_free, p->workload);

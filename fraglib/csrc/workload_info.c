@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * workload_info.c - what each workload is, apart from its code: name,
- * help and threads.  Design-independent, so the shared library exports
+ * help, threads and the FRAG_WL_* flags the parameter rules read.  Design-independent, so the shared library exports
  * it (fraglib.workloads reads it) while each engine links the code
  * (wl_<name>.c) that points here.
  */
+#include <string.h>
+
 #include "engine.h"
 
 const struct frag_workload_info frag_wl_info_fastpath = {
@@ -14,6 +16,7 @@ const struct frag_workload_info frag_wl_info_fastpath = {
 			  "stack depth and pointer-array offset unless rerandomize=0 (the "
 			  "debate's micro-benchmark without the ring)",
 	.threads	= 1,
+	.flags		= 0,
 };
 
 const struct frag_workload_info frag_wl_info_rx = {
@@ -34,6 +37,7 @@ const struct frag_workload_info frag_wl_info_rx = {
 			  "`defer_max`, flushed every poll). One sample = `batch` frames "
 			  "(the NAPI budget).",
 	.threads	= 2,
+	.flags		= FRAG_WL_SMALL_HEADS | FRAG_WL_DEFER_FREE,
 };
 
 const struct frag_workload_info frag_wl_info_tx = {
@@ -50,6 +54,7 @@ const struct frag_workload_info frag_wl_info_tx = {
 			  "sample = `batch` messages; its packet count is the wire "
 			  "segments (sum of ceil(len/mss)).",
 	.threads	= 2,
+	.flags		= 0,
 };
 
 const struct frag_workload_info frag_wl_info_ring = {
@@ -64,6 +69,7 @@ const struct frag_workload_info frag_wl_info_ring = {
 			  "elapsed_ns is the module's total time. RING_PRESETS holds the "
 			  "module's, the script's and the cover letters' settings.",
 	.threads	= 2,
+	.flags		= FRAG_WL_SPINS | FRAG_WL_POP_THREAD,
 };
 
 const struct frag_workload_info frag_wl_info_sizes = {
@@ -72,6 +78,7 @@ const struct frag_workload_info frag_wl_info_sizes = {
 			  "with `seed`, one per sample, in the sample's cycles field "
 			  "(generator check and plots)",
 	.threads	= 1,
+	.flags		= 0,
 };
 
 /* Registry order: the order Python lists them in. */
@@ -83,6 +90,16 @@ const struct frag_workload_info *const frag_workload_infos[] = {
 	&frag_wl_info_sizes,
 	NULL
 };
+
+const struct frag_workload_info *frag_workload_info_find(const char *name)
+{
+	const struct frag_workload_info *const *w;
+
+	for (w = frag_workload_infos; *w; w++)
+		if (!strcmp((*w)->name, name))
+			return *w;
+	return NULL;
+}
 
 int fraglib_nworkloads(void)
 {

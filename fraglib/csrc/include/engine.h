@@ -122,6 +122,8 @@ extern const struct frag_workload_info frag_wl_info_tx;
 extern const struct frag_workload_info frag_wl_info_ring;
 extern const struct frag_workload_info frag_wl_info_sizes;
 extern const struct frag_workload_info *const frag_workload_infos[];
+/* The info of workload @name, or NULL. */
+const struct frag_workload_info *frag_workload_info_find(const char *name);
 extern const struct frag_workload *const frag_workloads[];
 
 /* Record one timed sample. Storage grows as needed (outside the region). */

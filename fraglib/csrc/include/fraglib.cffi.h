@@ -225,16 +225,24 @@ const char *frag_kver_small_heads(unsigned int kver);
 
 /* ---- workloads (workload_info.c) ---- */
 
+/* What a workload does that the parameters' rules depend on (@flags). */
+#define FRAG_WL_SPINS		0x1	/* busy_poll=-1 means spin, not yield */
+#define FRAG_WL_SMALL_HEADS	0x2	/* routes small rx heads (small_heads) */
+#define FRAG_WL_DEFER_FREE	0x4	/* remote_free=defer applies */
+#define FRAG_WL_POP_THREAD	0x8	/* always two threads, even with cpu2=-1 */
+
 /*
  * struct frag_workload_info - what a workload is, apart from its code.
  * @name:    registry key ("fastpath", "rx", ...), the engine's workload=.
  * @help:    what one sample is and what the packet unit is.
  * @threads: 1 or 2 (2 needs cpu2).
+ * @flags:   FRAG_WL_* bits.
  */
 struct frag_workload_info {
 	const char *name;
 	const char *help;
 	int threads;
+	unsigned int flags;
 };
 
 int fraglib_nworkloads(void);
