@@ -44,7 +44,7 @@ BASE_FLAGS = ("-std=gnu11", "-O2", "-g", "-fno-omit-frame-pointer", "-Wall",
 #: flags of the in-process library: statistics and debug checks on.
 LIBRARY_FLAGS = ("-fPIC", "-shared", "-DFRAG_STATS", "-DFRAG_DEBUG=1")
 #: sources only the engine links (they need -DFRAG_DESIGN or define main).
-ENGINE_ONLY = ("engine.c", "workloads.c", "params.c")
+ENGINE_ONLY = ("engine.c", "workloads.c")
 #: sources only the shared library links.
 LIBRARY_ONLY = ("api.c", "registry.c")
 #: function alignments a layout variant picks from.

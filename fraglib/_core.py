@@ -1,76 +1,90 @@
 """The cffi binding (ABI mode) to ``libfraglib.so``: the only module that
-touches ``ffi``. The declarations mirror ``csrc/include/frag.h`` and
-``page.h``; ``tests/test_core.py`` checks the struct sizes agree."""
+touches ``ffi``.
+
+The declarations are ``csrc/include/fraglib.cffi.h``, the one header the C
+sources include for these types and exports, so the compiler checks the
+C side against the very text cffi reads here. cffi's ``cdef`` takes no
+preprocessor, so its lines starting with ``#`` are dropped except
+``#define NAME <integer>`` (constants cffi understands).
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
+from typing import Any
 
 import cffi
 
-from ._build import build_library
+from ._build import CSRC, build_library
 
-CDEF = """
-struct frag_state {
-    void *va; long offset; unsigned int size; unsigned int bias;
-    _Bool pfmemalloc; unsigned int order;
-};
-struct frag_prepared { void *va; unsigned int offset; unsigned int size; };
-struct frag_stats {
-    uint64_t allocs, alloc_failures, refills, reuses, high_order_fallbacks,
-             pages_abandoned, bytes_requested, bytes_consumed, commits_noref;
-};
-struct frag_ops {
-    const char *name; const char *mirrors; unsigned int struct_size;
-    unsigned int caps;
-    void *init, *alloc, *free, *drain, *inspect, *prepare, *commit;
-};
-struct frag_box {
-    unsigned char cache[64];
-    struct frag_stats stats;
-    const struct frag_ops *ops;
-};
-struct frag_pages_stats {
-    uint64_t alloc_calls[11];
-    uint64_t alloc_failures, injected_failures, pfmemalloc_pages,
-             pages_allocated, pages_freed, pages_in_use, peak_pages_in_use;
-};
-int fraglib_pages_init(size_t arena_bytes, size_t max_pages,
-                       double high_order_fail, double pfmemalloc_rate,
-                       uint64_t seed, int init_on_alloc);
-int fraglib_ndesigns(void);
-const struct frag_ops *fraglib_design_at(int i);
-struct frag_box *fraglib_cache_new(const char *design);
-void fraglib_cache_destroy(struct frag_box *box);
-void *fraglib_alloc(struct frag_box *box, unsigned int fragsz,
-                    unsigned int align_mask);
-void fraglib_free(struct frag_box *box, void *addr);
-void fraglib_drain(struct frag_box *box);
-void fraglib_inspect(const struct frag_box *box, struct frag_state *st);
-int fraglib_prepare(struct frag_box *box, unsigned int fragsz,
-                    unsigned int align_mask, struct frag_prepared *pf);
-void *fraglib_commit(struct frag_box *box, const struct frag_prepared *pf,
-                     unsigned int used, int ref);
-int fraglib_page_refcount(const void *addr);
-int fraglib_page_order(const void *addr);
-int fraglib_page_is_pfmemalloc(const void *addr);
-long fraglib_page_offset(const void *addr);
-int fraglib_in_arena(const void *addr);
-void fraglib_pages_stats(struct frag_pages_stats *st);
-int fraglib_pages_check(char *msg, size_t len);
-void fraglib_pages_drain_pcp(void);
-struct frag_pcp_state {
-    int count; int high; int batch; int free_count; unsigned int alloc_factor;
-    unsigned int order[2]; unsigned int blocks[2];
-};
-void fraglib_pages_pcp(unsigned int cpu, struct frag_pcp_state *st);
-"""
+__all__ = ["HEADER", "CTable", "cdef_text", "consts", "ffi", "lib", "text"]
+
+#: the binding contract, shared with the C sources.
+HEADER = CSRC / "include" / "fraglib.cffi.h"
+_CONST = re.compile(r"#\s*define\s+\w+\s+-?(0x[0-9a-fA-F]+|[0-9]+)\b")
+
+
+def cdef_text() -> str:
+    """The header as cffi's ``cdef`` takes it."""
+    keep = []
+    for line in HEADER.read_text().splitlines():
+        if line.lstrip().startswith("#"):
+            m = _CONST.match(line.strip())
+            line = line.split("/*")[0].rstrip() if m else ""
+        keep.append(line)
+    return "\n".join(keep)
+
 
 ffi = cffi.FFI()
-ffi.cdef(CDEF)
+ffi.cdef(cdef_text())
+#: the header's integer constants and enums (``consts.FRAG_SIZE_MAX``): they
+#: come from the cdef, so reading them builds nothing.
+consts = ffi.dlopen(None)
 
 
 @lru_cache(maxsize=1)
 def lib():
     """Build if needed and load the shared library (once per process)."""
     return ffi.dlopen(str(build_library().path))
+
+
+def text(p) -> str | None:
+    """A C string as ``str`` (None for NULL)."""
+    return None if p == ffi.NULL else ffi.string(p).decode()
+
+
+class CTable(Mapping):
+    """A read-only mapping filled from the library on first use.
+
+    Module-level tables (``ENGINE_PARAMS``, ``DESIGN_KERNEL``, ...) are
+    facts the C side owns; making one of these at import time costs
+    nothing, and the first lookup builds and loads the library once.
+
+    Parameters
+    ----------
+    load : callable
+        Returns the ``dict`` to serve; called once.
+    """
+
+    def __init__(self, load: Callable[[], Mapping[str, Any]]):
+        self._load = load
+        self._data: Mapping[str, Any] | None = None
+
+    def _table(self) -> Mapping[str, Any]:
+        if self._data is None:
+            self._data = dict(self._load())
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._table()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __repr__(self) -> str:
+        return f"CTable({dict(self._table())!r})"

@@ -13,6 +13,7 @@ from . import estimate as _estimate
 from . import metadata as _metadata
 from . import resume as _resume
 from ._build import build_engine
+from ._core import CTable
 from .engine import PROGRESS_AFTER_S, run_engine, stderr_progress
 from .exceptions import ParameterError
 from .provenance import git_state
@@ -37,8 +38,15 @@ def check_cpu(name: str, cpu: object) -> int:
     return cpu
 
 
-#: run()'s own defaults where the workload states no preference
-RUN_DEFAULTS = {"packets": 262144, "size": 256, "align": 1, "batch": 64, "warmup": 16}
+def _run_defaults() -> dict:
+    from .workloads import ENGINE_PARAMS
+    return {k: ENGINE_PARAMS[k].default for k in ("packets", "size", "align", "batch",
+                                                  "warmup")}
+
+
+#: run()'s own defaults where the workload states no preference: the engine's
+#: (csrc/params.c frag_params_defaults), read from the library on first use.
+RUN_DEFAULTS = CTable(_run_defaults)
 
 
 def common_params(workload: str, given: Mapping[str, object]) -> dict:

@@ -227,7 +227,7 @@ class FragCache:
     def stats(self) -> dict[str, int]:
         """Per-cache statistics (always compiled into the library)."""
         self._check()
-        s = self._box.stats
+        s = self._lib.fraglib_cache_stats(self._box)
         return {k: getattr(s, k) for k in (
             "allocs", "alloc_failures", "refills", "reuses", "high_order_fallbacks",
             "pages_abandoned", "bytes_requested", "bytes_consumed", "commits_noref")}

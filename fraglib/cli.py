@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import textwrap
 
@@ -106,19 +105,13 @@ def cmd_designs(args) -> int:
 def c_param_table() -> dict[str, dict]:
     """The C parameter table (``csrc/params.c``) by key: type, bounds, help.
 
-    Read from the engine's ``--describe`` (building the topdown engine if
-    needed); the one place to re-point when the shared library exports it.
+    Read through the shared library (:data:`fraglib.workloads.ENGINE_PARAMS`).
     """
-    from ._build import build_engine
+    from .workloads import ENGINE_PARAMS
 
-    exe = build_engine("topdown").path
-    try:
-        out = subprocess.run([str(exe), "--describe"], capture_output=True, text=True,
-                             timeout=60, check=True).stdout
-        return {row["key"]: row for row in json.loads(out)}
-    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError) as e:
-        raise FraglibError(f"cannot read the engine's parameter table "
-                           f"({exe.name} --describe): {e}") from None
+    return {k: {"key": k, "type": p.kind, "min": p.lo, "max": p.hi, "help": p.help,
+                "default": p.default, "choices": list(p.choices)}
+            for k, p in ENGINE_PARAMS.items()}
 
 
 def workload_table(names=None) -> list[dict]:

@@ -12,24 +12,20 @@ or ``{"thread": 0, "disabled": true}`` when the run asked for no counters.
 one per (thread, event), plus one summed row per event. A value that was not
 counted stays ``None`` with a reason; it is never turned into 0.
 
-:func:`probe` asks the kernel directly (``perf_event_open`` through ctypes)
-which events this machine can count, and :data:`COLLECTORS` says which
+:func:`probe` asks the kernel which events this machine can count, through
+the engine's own code (``perfctr.c``, via the library), and :data:`COLLECTORS` says which
 measurement back ends (engine counters, valgrind, perf record, perf stat) can
 run here and why not.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno as _errno
 import functools
 import json
 import os
-import platform
 import re
 import shutil
-import struct
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,34 +52,29 @@ __all__ = [
     "how_to_enable",
 ]
 
-# Event name -> (perf type, config); the same names and order as perfctr.c.
-_PERF_TYPE_HARDWARE = 0
-_PERF_TYPE_SOFTWARE = 1
-_PERF_TYPE_HW_CACHE = 3
 
 
-def _hw_cache(cache: int, op: int, result: int) -> int:
-    return cache | (op << 8) | (result << 16)
+@functools.lru_cache(maxsize=1)
+def _events() -> dict[str, tuple[str, ...]]:
+    """csrc/perfctr.c's events, hardware first, as the engine opens them."""
+    from . import _core
+    lib, ffi = _core.lib(), _core.ffi
+    hw = ffi.new("int *")
+    names: dict[bool, list[str]] = {True: [], False: []}
+    for i in range(lib.fraglib_perf_nevents()):
+        name = _core.text(lib.fraglib_perf_event_at(i, hw))
+        names[bool(hw[0])].append(name)
+    return {"HARDWARE_EVENTS": tuple(names[True]), "SOFTWARE_EVENTS": tuple(names[False]),
+            "EVENTS": tuple(names[True]) + tuple(names[False])}
 
 
-HARDWARE_EVENTS: dict[str, tuple[int, int]] = {
-    "cycles": (_PERF_TYPE_HARDWARE, 0),
-    "instructions": (_PERF_TYPE_HARDWARE, 1),
-    "cache-references": (_PERF_TYPE_HARDWARE, 2),
-    "cache-misses": (_PERF_TYPE_HARDWARE, 3),
-    # L1D=0 / LL=2, OP_READ=0, RESULT_MISS=1
-    "L1-dcache-load-misses": (_PERF_TYPE_HW_CACHE, _hw_cache(0, 0, 1)),
-    "LLC-load-misses": (_PERF_TYPE_HW_CACHE, _hw_cache(2, 0, 1)),
-    "branch-misses": (_PERF_TYPE_HARDWARE, 5),
-}
-SOFTWARE_EVENTS: dict[str, tuple[int, int]] = {
-    "task-clock": (_PERF_TYPE_SOFTWARE, 1),
-    "page-faults": (_PERF_TYPE_SOFTWARE, 2),
-    "context-switches": (_PERF_TYPE_SOFTWARE, 3),
-    "cpu-migrations": (_PERF_TYPE_SOFTWARE, 4),
-}
-#: Every event the engine opens, hardware first.
-EVENTS: tuple[str, ...] = tuple(HARDWARE_EVENTS) + tuple(SOFTWARE_EVENTS)
+def __getattr__(name: str):
+    # EVENTS, HARDWARE_EVENTS, SOFTWARE_EVENTS: the C table, read on first use
+    # (PEP 562), so importing this module builds nothing.
+    if name in ("EVENTS", "HARDWARE_EVENTS", "SOFTWARE_EVENTS"):
+        return _events()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 MEASURED = "measured"
 _DISABLED_REASON = "counters disabled for this run (counters=0)"
@@ -103,7 +94,7 @@ def perf_event_paranoid(path: Path | str = _PARANOID_PATH) -> int | None:
 
 
 def reason_for_errno(err: int, name: str = "", paranoid: int | None = None) -> str:
-    """Explain a ``perf_event_open`` errno the way ``perfctr.c`` does.
+    """Explain a ``perf_event_open`` errno: the engine's own words (perfctr.c).
 
     Parameters
     ----------
@@ -120,23 +111,11 @@ def reason_for_errno(err: int, name: str = "", paranoid: int | None = None) -> s
         e.g. ``"not supported: no PMU (ENOENT)"`` or
         ``"not permitted: perf_event_paranoid=3 (EACCES)"``.
     """
-    ename = _errno.errorcode.get(err, f"errno {err}")
-    if err == _errno.ENOENT:
-        if name in HARDWARE_EVENTS:
-            return "not supported: no PMU (ENOENT)"
-        return "not supported: event not supported (ENOENT)"
-    if err == _errno.EOPNOTSUPP:
-        return "not supported: event not supported (EOPNOTSUPP)"
-    if err in (_errno.EACCES, _errno.EPERM):
-        if paranoid is None:
-            paranoid = perf_event_paranoid()
-        shown = "unknown" if paranoid is None else str(paranoid)
-        return f"not permitted: perf_event_paranoid={shown} ({ename})"
-    if err == _errno.ENOSYS:
-        return "perf_event_open not available (ENOSYS)"
-    if err == _errno.EINVAL:
-        return "not supported: invalid event (EINVAL)"
-    return f"perf_event_open failed: {os.strerror(err)} ({ename})"
+    from . import _core
+    buf = _core.ffi.new("char[]", 256)
+    p = _core.consts.FRAG_PERF_PARANOID_READ if paranoid is None else int(paranoid)
+    return _core.text(_core.lib().fraglib_perf_reason(name.encode(), int(err), p, buf,
+                                                       len(buf)))
 
 
 # --------------------------------------------------------------------------
@@ -418,8 +397,9 @@ def parse_counters(counters: Any, packets: int | None = None) -> CounterSet:
             raise ValueError(f"counters[{i}] must be an object, not {t!r}")
         tid = t.get("thread", i)
         if t.get("disabled"):
-            events: Mapping[str, Any] = {n: {"value": None, "errno": 0,
-                                             "reason": _DISABLED_REASON} for n in EVENTS}
+            events: Mapping[str, Any] = {
+                n: {"value": None, "errno": 0, "reason": _DISABLED_REASON}
+                for n in _events()["EVENTS"]}
         else:
             events = t.get("events")
             if not isinstance(events, Mapping):
@@ -452,7 +432,7 @@ def load_counters(path: str | os.PathLike, packets: int | None = None) -> Counte
 
 
 # --------------------------------------------------------------------------
-# probe: a tiny perf_event_open through ctypes
+# probe: the engine's own perf_event_open, through the library
 
 
 @dataclass(frozen=True)
@@ -477,79 +457,20 @@ class ProbeResult:
             raise ValueError(f"{self.name}: unsupported without a reason")
 
 
-_SYS_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241, "i386": 336, "i686": 336,
-                        "ppc64le": 319, "s390x": 331, "riscv64": 241}
-_PERF_ATTR_SIZE_VER5 = 112
-_PERF_FORMAT_TIMES = 1 | 2  # TOTAL_TIME_ENABLED | TOTAL_TIME_RUNNING
-_PERF_EVENT_IOC_ENABLE = 0x2400
-_PERF_EVENT_IOC_DISABLE = 0x2401
-_PERF_EVENT_IOC_RESET = 0x2403
-_PERF_FLAG_FD_CLOEXEC = 1 << 3
-
-
-@functools.lru_cache(maxsize=1)
-def _libc():
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
-def _perf_attr(ptype: int, config: int, hardware: bool) -> ctypes.Array:
-    flags = 1  # disabled
-    if hardware:
-        flags |= (1 << 5) | (1 << 6)  # exclude_kernel, exclude_hv, as perfctr.c
-    buf = bytearray(_PERF_ATTR_SIZE_VER5)
-    struct.pack_into("=IIQQQQQ", buf, 0, ptype, _PERF_ATTR_SIZE_VER5, config, 0, 0,
-                     _PERF_FORMAT_TIMES, flags)
-    return (ctypes.c_char * len(buf)).from_buffer_copy(bytes(buf))
-
-
-def _probe_one(name: str, ptype: int, config: int, hardware: bool,
-               syscall=None, paranoid: int | None = None) -> ProbeResult:
-    kind = "hardware" if hardware else "software"
-    nr = _SYS_PERF_EVENT_OPEN.get(platform.machine())
-    if nr is None:
-        return ProbeResult(name, kind, False, _errno.ENOSYS,
-                           f"perf_event_open number unknown on {platform.machine()}")
-    libc = _libc()
-    syscall = syscall or libc.syscall
-    attr = _perf_attr(ptype, config, hardware)
-    fd = syscall(ctypes.c_long(nr), attr, ctypes.c_int(0), ctypes.c_int(-1),
-                 ctypes.c_int(-1), ctypes.c_ulong(_PERF_FLAG_FD_CLOEXEC))
-    if fd < 0:
-        err = ctypes.get_errno() or _errno.ENOSYS
-        return ProbeResult(name, kind, False, err, reason_for_errno(err, name, paranoid))
-    try:
-        libc.ioctl(fd, _PERF_EVENT_IOC_RESET, 0)
-        libc.ioctl(fd, _PERF_EVENT_IOC_ENABLE, 0)
-        sum(range(20000))  # something to count
-        libc.ioctl(fd, _PERF_EVENT_IOC_DISABLE, 0)
-        data = os.read(fd, 24)
-    except OSError as e:
-        return ProbeResult(name, kind, False, e.errno or _errno.EIO,
-                           f"opened but read failed: {e}")
-    finally:
-        os.close(fd)
-    if len(data) != 24:
-        return ProbeResult(name, kind, False, _errno.EIO,
-                           f"opened but read returned {len(data)} bytes")
-    _, enabled, running = struct.unpack("=QQQ", data)
-    if enabled and not running:
-        # Opens but is never scheduled: counters taken by someone else.
-        return ProbeResult(name, kind, False, 0,
-                           "not measured: never scheduled on a counter (time_running=0)")
-    return ProbeResult(name, kind, True)
+def _probe_one(name: str) -> ProbeResult:
+    from . import _core
+    reason = _core.ffi.new("char[]", 256)
+    err = _core.lib().fraglib_perf_probe(name.encode(), reason, len(reason))
+    kind = "hardware" if name in _events()["HARDWARE_EVENTS"] else "software"
+    if err == 0:
+        return ProbeResult(name, kind, True)
+    # -1: opened but never scheduled on a counter (no errno to report)
+    return ProbeResult(name, kind, False, max(err, 0), _core.ffi.string(reason).decode())
 
 
 @functools.lru_cache(maxsize=1)
 def _probe_cached() -> tuple[ProbeResult, ...]:
-    return tuple(_probe_all())
-
-
-def _probe_all(syscall=None, paranoid: int | None = None) -> list[ProbeResult]:
-    out = []
-    for table, hw in ((HARDWARE_EVENTS, True), (SOFTWARE_EVENTS, False)):
-        for name, (ptype, config) in table.items():
-            out.append(_probe_one(name, ptype, config, hw, syscall, paranoid))
-    return out
+    return tuple(_probe_one(name) for name in _events()["EVENTS"])
 
 
 def probe(refresh: bool = False) -> dict[str, ProbeResult]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import signal as _signal
 import subprocess
 import sys
@@ -35,9 +34,6 @@ _REQUIRED = {"params": dict, "tsc_hz": (int, float), "cycles": list, "packets": 
              "warmup_samples": int}
 
 ENV_PAD_VAR = "FRAGLIB_ENV_PAD"
-_INVALID = re.compile(r"invalid (\w+)=(.*?): (?:allowed )?(.*)$")
-_UNKNOWN = re.compile(r"unknown parameter '(\w+)'; known: (.*)$")
-_NOT_KV = re.compile(r"argument '(.*)' is not key=value")
 
 
 def engine_command(path: str | os.PathLike, params: Mapping[str, object]) -> list[str]:
@@ -77,21 +73,22 @@ def _raise_for(rc: int, stderr: str, design: str | None, workload: str | None):
                           + (f" after printing: {tail}" if tail else "")
                           + "; nothing was stored", design, workload, rc, stderr, sig)
     line = stderr.strip().splitlines()[-1] if stderr.strip() else ""
-    msg = line.split(": ", 1)[1] if line.startswith("fraglib-engine: ") else line
-    if rc == 2:
-        m = _UNKNOWN.match(msg)
-        if m:
-            raise ParameterError(m.group(1), "(given)", "a known parameter: " + m.group(2))
-        m = _INVALID.match(msg)
-        if m:
-            raise ParameterError(m.group(1), m.group(2), m.group(3))
-        m = _NOT_KV.match(msg)
-        if m:
-            raise ParameterError("argument", m.group(1), "key=value (see the engine's "
-                                 "--help)")
+    err = _error_doc(line)
+    if err.get("error") == "parameter" and err.get("key"):
+        raise ParameterError(err["key"], err.get("value", ""), err.get("allowed", ""))
+    msg = err.get("message") or line
     raise EngineError(f"engine for {design}/{workload} failed (exit {rc}): "
                       f"{msg or 'no message'}; nothing was stored", design, workload, rc,
                       stderr)
+
+
+def _error_doc(line: str) -> dict:
+    """The engine's error line (``{"error": ..., ...}``, csrc/engine.c), or {}."""
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) and isinstance(doc.get("error"), str) else {}
 
 
 def stderr_progress(label: str, expected_s: float | None) -> Callable[[float], None]:

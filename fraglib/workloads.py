@@ -3,11 +3,16 @@ reads (with their defaults), which designs it runs on and how, and
 :func:`validate_params`, which checks a run's parameters before any engine
 is built or spawned.
 
-The C side (``csrc/wl_*.c``, ``csrc/params.c``, ``csrc/sizes.c``) checks the
-same things again and exits with status 2 and a one-line
-``invalid key=value: allowed ...`` message. This module exists so a
-notebook or sweep hears about a bad value at once, as a
-:class:`~fraglib.exceptions.ParameterError` naming the parameter.
+The C side owns the facts: the parameter table (``csrc/params.c``: key,
+type, bounds, default, help), each workload's name, help and threads
+(``csrc/workload_info.c``), the ``dist`` parser (``csrc/sizes.c``) and each
+design's kernel release and largest fragment. This module reads them
+through the binding (lazily, once) and adds what only Python has: the
+workloads' preferred parameters, metric names, CPU rules and how they
+adapt to a design. The engine checks everything again and refuses with one
+JSON line on stderr; this module exists so a notebook or sweep hears about
+a bad value at once, as a :class:`~fraglib.exceptions.ParameterError`
+naming the parameter.
 
 Packet sizes come from the ``dist`` parameter (see :func:`size_distribution`):
 ``fixed:N``, ``uniform:A-B``, ``imix`` (simple IMIX: 64/576/1500 B in the ratio
@@ -16,79 +21,102 @@ Packet sizes come from the ``dist`` parameter (see :func:`size_distribution`):
 
 from __future__ import annotations
 
-import math
 import os
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 
+from . import _core
 from ._build import REPO_ROOT
+from ._core import CTable, consts
+from .designs import CAP_PAGES, CAP_PREPARE, PAGE_SIZE, designs, get_design
 from .exceptions import ParameterError, UnknownNameError
 
-__all__ = ["Workload", "Distribution", "workloads", "workload_names", "get_workload",
-           "validate_params", "size_distribution", "rx_head_size", "rx_max_len",
-           "SIZES_DIR", "ENGINE_PARAMS", "COMMON_PARAMS", "IMIX", "DESIGN_KERNEL",
-           "SMALL_HEADS", "REMOTE_FREE", "kernel_small_heads", "design_small_heads",
-           "rx_head_route", "tx_copies", "RING_PRESETS", "ring_preset"]
+__all__ = ["Workload", "Distribution", "EngineParam", "workloads", "workload_names",
+           "get_workload", "validate_params", "size_distribution", "rx_head_size",
+           "rx_max_len", "SIZES_DIR", "ENGINE_PARAMS", "COMMON_PARAMS", "DESIGN_KERNEL",
+           "DESIGN_MAX_FRAG", "SIZE_MAX", "DIST_MAX_ROWS", "kernel_small_heads",
+           "design_small_heads", "rx_head_route", "tx_copies", "RING_PRESETS",
+           "ring_preset"]
 
 #: where ``dist=csv:NAME`` looks for ``NAME.csv`` unless ``sizes_dir`` is given.
 SIZES_DIR = REPO_ROOT / "data" / "sizes"
-PAGE_SIZE = 4096
-SIZE_MAX = 1 << 24            # csrc/include/sizes.h FRAG_SIZE_MAX
-DIST_MAX_ROWS = 65536         # FRAG_DIST_MAX_ROWS
-#: simple IMIX: (size, weight) pairs, 7:4:1.
-IMIX = ((64, 7), (576, 4), (1500, 1))
-#: designs that cannot hand out a fragment as large as a page (csrc
-#: wl_common.h wl_design_max_frag()): the napi 1 KiB slicer returns NULL above.
-DESIGN_MAX_FRAG = MappingProxyType({"slicer1k": 1024})
+#: largest packet size a ``dist`` can draw, and most rows of a ``csv:`` table.
+SIZE_MAX = consts.FRAG_SIZE_MAX
+DIST_MAX_ROWS = consts.FRAG_DIST_MAX_ROWS
 
-# Every key csrc/params.c accepts: kind and bounds (the same table as the C).
-_INT, _FLOAT, _POW2, _STR = "int", "float", "pow2", "str"
-ENGINE_PARAMS = MappingProxyType({
-    "design": (_STR, None, None), "workload": (_STR, None, None),
-    "packets": (_INT, 1, 10**11), "size": (_INT, 1, PAGE_SIZE),
-    "align": (_POW2, 1, PAGE_SIZE), "batch": (_INT, 1, 1 << 20),
-    "warmup": (_INT, 0, 1 << 20), "cpu": (_INT, -1, 4095), "cpu2": (_INT, -1, 4095),
-    "seed": (_INT, 0, 9_200_000_000_000_000_000), "counters": (_INT, 0, 1),
-    "arena_mb": (_INT, 1, 65536), "max_pages": (_INT, 0, 10**12),
-    "high_order_fail": (_FLOAT, 0.0, 1.0), "pfmemalloc_rate": (_FLOAT, 0.0, 1.0),
-    "busy_poll": (_INT, -1, 1), "dist": (_STR, None, None),
-    "queue_depth": (_INT, 0, 1 << 20), "mss": (_INT, 1, 65535),
-    "gso_size": (_INT, 1, 1 << 20), "tx_delay": (_INT, 0, 1 << 20),
-    "touch": (_INT, 0, PAGE_SIZE), "net_skb_pad": (_INT, 0, 4096),
-    "net_ip_align": (_INT, 0, 64), "shinfo_size": (_INT, 0, 4096),
-    "cache_line": (_POW2, 8, 4096), "ring_size": (_INT, 2, 1 << 20),
-    "sizes_dir": (_STR, None, None),
-    "init_on_alloc": (_INT, 0, 1),
-    "small_heads": (_STR, None, None), "remote_free": (_STR, None, None),
-    "defer_max": (_INT, 0, 1 << 20),
-    "sample_batches": (_INT, 1, 1 << 20), "rerandomize": (_INT, 0, 1),
-    "fault": (_INT, 0, 4),  # test only: 1 SIGSEGV, 2 abort, 3 hang, 4 malformed output
-    # lockstep interleaving of two engines on one CPU (engine.run_engine_pair)
-    "handoff_rfd": (_INT, -1, 65535), "handoff_wfd": (_INT, -1, 65535),
-    "handoff_samples": (_INT, 0, 1 << 20), "handoff_wait": (_INT, 0, 1),
-})
-#: rx small-head routes (csrc/params.c frag_params_resolve): a 1 KiB slice of
-#: page_frag_alloc_1k() (6.3-6.13), the kmalloc-1k stand-in (<= 6.2, >= 6.14),
-#: or the design under test (a what-if no kernel takes).
-SMALL_HEADS = ("slicer1k", "kmalloc", "design")
-#: rx remote free: freed on cpu2, or handed back (skb_attempt_defer_free()).
-REMOTE_FREE = ("direct", "defer")
-#: the kernel (major, minor) each design mirrors: csrc/kversion.c's table.
-#: Baselines stand in for page_frag_cache in the v6.9 rx path.
-DESIGN_KERNEL = MappingProxyType({
-    "topdown": (6, 9), "bottomup": (6, 13), "encoded": (6, 13), "remaining": (6, 10),
-    "negoffset": (6, 10), "sockfrag": (6, 9), "slicer1k": (6, 9), "part2": (6, 13),
-    "order0": (6, 9), "malloc": (6, 9), "null": (6, 9),
-})
+
+@dataclass(frozen=True)
+class EngineParam:
+    """One row of the engine's parameter table (``csrc/params.c``).
+
+    Attributes
+    ----------
+    key : str
+        The ``key=value`` key.
+    kind : str
+        ``"int"``, ``"float"``, ``"pow2"`` (an integer power of two) or ``"str"``.
+    lo, hi : int, float or None
+        Bounds, inclusive (None for ``"str"``).
+    default : int, float, str or None
+        The engine's default; None when it has none or it depends on the
+        design and workload.
+    help : str
+        One line, as ``--help`` prints it.
+    choices : tuple of str
+        The words a ``"str"`` parameter takes; empty when any text goes.
+    why : str
+        With ``choices``: what the choice decides.
+    """
+
+    key: str
+    kind: str
+    lo: int | float | None
+    hi: int | float | None
+    default: int | float | str | None
+    help: str
+    choices: tuple[str, ...] = ()
+    why: str = ""
+
+    def __post_init__(self):
+        if self.kind not in ("int", "float", "pow2", "str"):
+            raise ValueError(f"{self.key}: kind {self.kind!r} is not int, float, pow2 or str")
+
+
+def _load_params() -> dict[str, EngineParam]:
+    lib, ffi = _core.lib(), _core.ffi
+    row = ffi.new("struct fraglib_param *")
+    out = {}
+    for i in range(lib.fraglib_nparams()):
+        if lib.fraglib_param_at(i, row):
+            raise RuntimeError(f"fraglib_param_at({i}) failed")  # the C count lies
+        kind = _core.text(row.type)
+        text = ffi.string(row.default_text).decode()
+        conv = {"str": str, "float": float}.get(kind, int)
+        bounds = (None, None) if kind == "str" else (conv(row.min), conv(row.max))
+        choices: list[str] = []
+        if row.choices != ffi.NULL:
+            while row.choices[len(choices)] != ffi.NULL:
+                choices.append(_core.text(row.choices[len(choices)]))
+        out[_core.text(row.key)] = EngineParam(
+            _core.text(row.key), kind, *bounds, conv(text) if text else None,
+            _core.text(row.help), tuple(choices), _core.text(row.why) or "")
+    return out
+
+
+#: Every key the engine accepts -> :class:`EngineParam` (csrc/params.c's table).
+ENGINE_PARAMS: Mapping[str, EngineParam] = CTable(_load_params)
+#: the kernel (major, minor) each design mirrors (csrc/kversion.c's table).
+DESIGN_KERNEL: Mapping[str, tuple[int, int]] = CTable(
+    lambda: {d.name: d.kernel for d in designs() if d.kernel is not None})
+#: designs that cannot hand out a fragment as large as a page (their ops
+#: table's max_frag): the napi 1 KiB slicer returns NULL above 1 KiB.
+DESIGN_MAX_FRAG: Mapping[str, int] = CTable(
+    lambda: {d.name: d.max_frag for d in designs() if d.limits_frag})
 #: parameters :func:`fraglib.run` takes as its own arguments; the registry
 #: lists a workload's preferred value but validate_params never injects one.
 COMMON_PARAMS = frozenset({"packets", "size", "align", "batch", "warmup", "cpu",
                            "counters"})
-
-_CAP_PREPARE, _CAP_PAGES = 0x2, 0x4  # csrc/include/frag.h FRAG_CAP_*
 
 
 # ---------------------------------------------------------------------------
@@ -134,69 +162,9 @@ class Distribution:
         return out
 
 
-_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-_DIGITS = re.compile(r"[0-9]+")
-_CSV_ALLOWED = ("csv:NAME with NAME.csv in sizes_dir, rows \"size,weight\" (size an "
-                f"integer in [1, {SIZE_MAX}], weight >= 0, total > 0)")
-
-
-def _size(text: str) -> int | None:
-    if not _DIGITS.fullmatch(text):
-        return None
-    v = int(text)
-    return v if 1 <= v <= SIZE_MAX else None
-
-
-def _table(spec: str, rows: list[tuple[int, float]]) -> Distribution:
-    total = sum(w for _, w in rows)
-    table = tuple((s, w / total) for s, w in rows)
-    drawn = [s for s, w in rows if w > 0]
-    return Distribution(spec, "table", min(drawn), max(drawn), table)
-
-
-def _read_csv(spec: str, name: str, sizes_dir: str | os.PathLike | None) -> Distribution:
-    if not _NAME.fullmatch(name) or name.startswith("."):
-        raise ParameterError("dist", spec, "csv:NAME where NAME uses only letters, digits, "
-                             "'_', '-', '.' and does not start with '.'")
-    path = Path(sizes_dir if sizes_dir is not None else SIZES_DIR) / f"{name}.csv"
-    try:
-        lines = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise ParameterError("dist", spec, f"{_CSV_ALLOWED} (cannot read {path}: "
-                             f"{reason})") from None
-    rows: list[tuple[int, float]] = []
-    header_ok = True
-    for lineno, raw in enumerate(lines, 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        size_txt, comma, weight_txt = line.partition(",")
-        if comma and header_ok and size_txt.strip()[:1].isalpha():
-            header_ok = False
-            continue
-        header_ok = False
-        size = _size(size_txt.strip())
-        try:
-            weight = float(weight_txt.strip())
-        except ValueError:
-            weight = -1.0
-        if not comma or size is None or not (0 <= weight < math.inf):
-            raise ParameterError("dist", spec, f"{_CSV_ALLOWED} ({path} line {lineno} "
-                                 "is not)")
-        rows.append((size, weight))
-    if len(rows) > DIST_MAX_ROWS:
-        raise ParameterError("dist", spec, f"{_CSV_ALLOWED}, at most {DIST_MAX_ROWS} "
-                             f"rows ({path} has more)")
-    if not rows or not sum(w for _, w in rows) > 0:
-        raise ParameterError("dist", spec, f"{_CSV_ALLOWED} ({path} has no row with a "
-                             "positive weight)")
-    return _table(spec, rows)
-
-
 def size_distribution(spec: str, sizes_dir: str | os.PathLike | None = None
                       ) -> Distribution:
-    """Parse a ``dist`` spec exactly as the engine does (csrc/sizes.c).
+    """Parse a ``dist`` spec with the engine's own parser (csrc/sizes.c).
 
     Parameters
     ----------
@@ -213,40 +181,31 @@ def size_distribution(spec: str, sizes_dir: str | os.PathLike | None = None
     ------
     ParameterError
         ``param == "dist"``: unknown distribution, bad bounds, unreadable or
-        malformed CSV.
+        malformed CSV (the engine's words for what is allowed).
     """
     if not isinstance(spec, str):
         raise ParameterError("dist", spec, "a string: fixed:N, uniform:A-B, imix or csv:NAME")
-    if spec == "imix":
-        return _table(spec, [(s, float(w)) for s, w in IMIX])
-    if spec.startswith("fixed:"):
-        n = _size(spec[6:])
-        if n is None:
-            raise ParameterError("dist", spec, f"fixed:N with N an integer in [1, {SIZE_MAX}]")
-        return Distribution(spec, "fixed", n, n, ((n, 1.0),))
-    if spec.startswith("uniform:"):
-        a_txt, dash, b_txt = spec[8:].partition("-")
-        a, b = _size(a_txt), _size(b_txt)
-        if not dash or a is None or b is None or a > b:
-            raise ParameterError("dist", spec, "uniform:A-B with integers "
-                                 f"1 <= A <= B <= {SIZE_MAX}")
-        return Distribution(spec, "uniform", a, b)
-    if spec.startswith("csv:"):
-        return _read_csv(spec, spec[4:], sizes_dir)
-    raise ParameterError("dist", spec, "fixed:N, uniform:A-B, imix or csv:NAME")
+    if "\0" in spec:
+        raise ParameterError("dist", spec, "fixed:N, uniform:A-B, imix or csv:NAME")
+    lib, ffi = _core.lib(), _core.ffi
+    d = ffi.new("struct frag_dist *")
+    err = ffi.new("char[]", 1024)
+    directory = os.fspath(sizes_dir if sizes_dir is not None else SIZES_DIR)
+    if lib.frag_dist_parse(d, spec.encode(), directory.encode(), err, len(err)):
+        raise ParameterError("dist", spec, ffi.string(err).decode())
+    try:
+        if d.kind == lib.FRAG_DIST_UNIFORM:
+            return Distribution(spec, "uniform", d.lo, d.hi)
+        table = tuple((d.value[i], d.prob[i]) for i in range(d.n))
+        if d.kind == lib.FRAG_DIST_FIXED:
+            return Distribution(spec, "fixed", d.lo, d.hi, ((d.lo, 1.0),))
+        return Distribution(spec, "table", d.lo, d.hi, table)
+    finally:
+        lib.frag_dist_free(d)
 
 
 # ---------------------------------------------------------------------------
 # the registry
-
-def _design_caps(design: str) -> int | None:
-    """Capability bits of a design, or None if the binding is unavailable."""
-    try:
-        from .designs import get_design
-        return get_design(design).caps
-    except Exception:  # no compiler, unknown name: the caller decides
-        return None
-
 
 def _align(x: int, a: int) -> int:
     return (x + a - 1) & ~(a - 1)
@@ -276,13 +235,16 @@ def kernel_small_heads(kernel: tuple[int, int]) -> str:
     SKB_WITH_OVERHEAD(1024)`` (net/core/skbuff.c, from 5.11's 3226b158e67c).
     6.3 (dbae2b062824) gave such napi heads a 1 KiB slice of
     ``page_frag_alloc_1k()``; the Feb 2025 revert (6.14) restored kmalloc.
+    The rule is csrc/kversion.c's ``frag_kver_small_heads()``.
 
     Returns
     -------
     str
         ``"slicer1k"`` for 6.3 to 6.13, else ``"kmalloc"``.
     """
-    return "slicer1k" if (6, 3) <= tuple(kernel) < (6, 14) else "kmalloc"
+    major, minor = kernel
+    return _core.text(_core.lib().frag_kver_small_heads(
+        major * consts.FRAG_KVER_BASE + minor))
 
 
 def design_small_heads(design: str) -> str | None:
@@ -391,9 +353,15 @@ def _refuse_ring(design: str, p: Mapping[str, object], dist: Distribution | None
         raise ParameterError("size", p["size"], f"an integer in [1, {cap}] on design {design}")
 
 
+_CPUS = ("one", "distinct", "same-allowed")
+
+
 @dataclass(frozen=True)
 class Workload:
     """One C workload (``csrc/wl_<name>.c``).
+
+    ``name``, ``help`` and ``threads`` are the C table's
+    (``csrc/workload_info.c``); the rest is what Python adds.
 
     Attributes
     ----------
@@ -418,6 +386,17 @@ class Workload:
     adapts : str
         How it runs on a design that lacks something (no prepare/commit, no
         page model), in words.
+    needs_full_frags : bool
+        It asks the design for fragments up to a page, so a design with a
+        smaller ``max_frag`` refuses larger sizes and alignments.
+    uses_prepare : bool
+        It uses prepare/commit where the design has it (else frag_alloc()).
+    page_metrics : bool
+        It reports the page-model metrics (absent on designs without pages).
+    flags : int
+        The C table's ``FRAG_WL_*`` bits (what the parameter rules of
+        csrc/params.c read; see :attr:`routes_small_heads`,
+        :attr:`defers_frees`).
     """
 
     name: str
@@ -428,7 +407,28 @@ class Workload:
     metrics: tuple[str, ...] = ()
     balance: tuple[tuple[str, str], ...] = ()
     adapts: str = ""
-    _refuse: object = field(default=None, repr=False, compare=False)
+    needs_full_frags: bool = False
+    uses_prepare: bool = False
+    page_metrics: bool = False
+    flags: int = 0
+    _refuse: Callable | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def routes_small_heads(self) -> bool:
+        """It sends small heads where ``small_heads`` says (default: the
+        design's kernel), so a design without a kernel needs one given."""
+        return bool(self.flags & consts.FRAG_WL_SMALL_HEADS)
+
+    @property
+    def defers_frees(self) -> bool:
+        """``remote_free=defer`` (skb_attempt_defer_free()) applies to it."""
+        return bool(self.flags & consts.FRAG_WL_DEFER_FREE)
+
+    def __post_init__(self):
+        if self.threads not in (1, 2):
+            raise ValueError(f"{self.name}: threads must be 1 or 2, not {self.threads!r}")
+        if self.cpus not in _CPUS:
+            raise ValueError(f"{self.name}: cpus must be one of {_CPUS}, not {self.cpus!r}")
 
     def engine_defaults(self) -> dict[str, object]:
         """Defaults validate_params fills in (workload-specific keys only)."""
@@ -445,16 +445,19 @@ class Workload:
 
     def adaptation(self, design: str) -> str | None:
         """How the workload adapts to ``design`` (None: it runs as described)."""
-        caps = _design_caps(design)
+        try:
+            d = get_design(design)
+        except Exception:  # no compiler, unknown name: the caller decides
+            d = None
         notes = []
-        if self.name == "tx" and caps is not None and not caps & _CAP_PREPARE:
+        if self.uses_prepare and d is not None and not d.caps & CAP_PREPARE:
             notes.append("no prepare/commit: allocates every chunk with frag_alloc(), "
                          "never coalesces (coalesce_rate 0)")
-        if self.name in ("rx", "tx", "ring") and caps is not None and not caps & _CAP_PAGES:
+        if self.page_metrics and d is not None and not d.caps & CAP_PAGES:
             notes.append("no page model: pages_taken, pages_per_1k_packets and "
                          "peak_pages_held are not reported")
-        if design in DESIGN_MAX_FRAG and self.name in ("rx", "tx", "ring"):
-            notes.append(f"fragments of at most {DESIGN_MAX_FRAG[design]} B: larger "
+        if self.needs_full_frags and d is not None and d.limits_frag:
+            notes.append(f"fragments of at most {d.max_frag} B: larger "
                          "requests are refused by validate_params")
         return "; ".join(notes) or None
 
@@ -465,36 +468,16 @@ _MEM = ("bytes_requested", "pages_taken", "pages_per_1k_packets", "peak_pages_he
 _RX_SIZES = {"dist": "imix", "touch": 64, "net_skb_pad": 64, "net_ip_align": 0,
              "shinfo_size": 320, "cache_line": 64}
 
-_REGISTRY: dict[str, Workload] = {}
-
-
-def _register(w: Workload) -> None:
-    _REGISTRY[w.name] = w
-
-
-_register(Workload(
-    "fastpath",
-    "alloc `batch` fragments of `size` at `align`, then free them; one sample per "
-    "`sample_batches` batches, each sample at a new stack depth and pointer-array "
-    "offset unless rerandomize=0 (the debate's micro-benchmark without the ring)",
-    threads=1, cpus="one",
+#: what Python adds to each C workload (Workload's fields after ``threads``),
+#: by name; the C table's order rules.
+_SPECS: dict[str, dict] = {}
+_SPECS["fastpath"] = dict(
+    cpus="one",
     params=MappingProxyType({"size": 256, "align": 1, "batch": 64,
                              "sample_batches": 64, "rerandomize": 1}),
-))
-_register(Workload(
-    "rx",
-    "NAPI rx poll loop: per frame (length from `dist`) a head of "
-    "SKB_HEAD_ALIGN(len + net_skb_pad + net_ip_align) from the design; a small head "
-    "(len + pad + ip_align <= SKB_WITH_OVERHEAD(1024)) goes where `small_heads` says, "
-    "by default what the design's kernel does (slicer1k: page_frag_alloc_1k(), "
-    "6.3-6.13; kmalloc: a kmalloc-1k stand-in, <= 6.2 and >= 6.14; design: a what-if); "
-    "heads above a page go to kmalloc (counted, not allocated). `touch` header bytes "
-    "and the shared-info line are written; the packet waits in a FIFO of "
-    "`queue_depth` and is freed here, or with cpu2 >= 0 by a thread on cpu2 via a "
-    "ptr_ring of `ring_size`, which frees it (remote_free=direct) or hands it back to "
-    "this CPU's defer list (remote_free=defer: skb_attempt_defer_free(), limit "
-    "`defer_max`, flushed every poll). One sample = `batch` frames (the NAPI budget).",
-    threads=2, cpus="distinct",
+)
+_SPECS["rx"] = dict(
+    cpus="distinct",
     params=MappingProxyType({**_RX_SIZES, "queue_depth": 256, "cpu2": -1,
                              "ring_size": 512, "busy_poll": 0, "batch": 64,
                              "align": 1, "remote_free": "direct", "defer_max": 64}),
@@ -509,19 +492,10 @@ _register(Workload(
     adapts="designs without a page model (malloc, null) run without the page "
            "metrics; slicer1k only takes frames whose head fits 1 KiB",
     _refuse=_refuse_rx,
-))
-_register(Workload(
-    "tx",
-    "tcp_sendmsg copy loop: `packets` messages (sizes from `dist`) memcpy'd as "
-    "tcp_sendmsg_locked() copies them: min(size_goal - skb len, bytes left, room in "
-    "the page fragment) per copy (size goal = gso_size rounded down to mss; no mss "
-    "cap); with prepare/commit each copy asks prepare() for 32 B "
-    "(sk_page_frag_refill) and space contiguous with the skb's last fragment is "
-    "merged without a page reference; without it each copy is a frag_alloc() of at "
-    "most a page; skbs are completed (freed, here or on cpu2) `tx_delay` wire "
-    "segments later. One sample = `batch` messages; its packet count is the wire "
-    "segments (sum of ceil(len/mss)).",
-    threads=2, cpus="distinct",
+    needs_full_frags=True, page_metrics=True,
+)
+_SPECS["tx"] = dict(
+    cpus="distinct",
     params=MappingProxyType({"dist": "fixed:65536", "mss": 1448, "gso_size": 65536,
                              "tx_delay": 64, "cpu2": -1, "ring_size": 512,
                              "busy_poll": 0, "batch": 16, "packets": 4096,
@@ -536,17 +510,10 @@ _register(Workload(
              ("bytes_completed", "bytes_sent")),
     adapts="designs without prepare/commit allocate every copy (at most a page) and "
            "never coalesce",
-))
-_register(Workload(
-    "ring",
-    "page_frag_test.ko: a push thread on cpu allocates `size` at `align` into a "
-    "ptr_ring of `ring_size` (the consumer clears slots in batches of 16, last "
-    "first; full: free it, wait, do not count); a pop thread on cpu2 frees. Waiting "
-    "spins by default (busy_poll=1: cond_resched() on an idle CPU returns at once); "
-    "busy_poll=0 yields. Both on one CPU is allowed. One sample = `batch` pushes as "
-    "the push thread sees them; elapsed_ns is the module's total time. "
-    "RING_PRESETS holds the module's, the script's and the cover letters' settings.",
-    threads=2, cpus="same-allowed",
+    needs_full_frags=True, page_metrics=True, uses_prepare=True,
+)
+_SPECS["ring"] = dict(
+    cpus="same-allowed",
     params=MappingProxyType({"size": 2048, "align": 1, "ring_size": 512, "cpu2": -1,
                              "busy_poll": 1, "batch": 64}),
     metrics=("objects", "frags_allocated", "frags_freed", "frags_freed_remote",
@@ -555,15 +522,13 @@ _register(Workload(
     balance=(("frags_allocated", "frags_freed"),),
     adapts="cpu2=-1 runs the pop thread on the push thread's CPU set",
     _refuse=_refuse_ring,
-))
-_register(Workload(
-    "sizes",
-    "not a measurement: warmup + packets sizes drawn from `dist` with `seed`, one "
-    "per sample, in the sample's cycles field (generator check and plots)",
-    threads=1, cpus="one",
+    needs_full_frags=True, page_metrics=True,
+)
+_SPECS["sizes"] = dict(
+    cpus="one",
     params=MappingProxyType({"dist": "imix", "warmup": 0}),
     metrics=("size_mean", "size_min", "size_max", "dist_mean", "dist_rows"),
-))
+)
 
 
 #: page_frag_test.ko configurations (tools/testing/selftests/mm/page_frag/
@@ -622,6 +587,27 @@ def ring_preset(name: str, scale: float = 1.0) -> dict:
             "nr_test": pre["nr_test"], "source": pre["source"]}
 
 
+def _load_registry() -> dict[str, Workload]:
+    lib = _core.lib()
+    out = {}
+    for i in range(lib.fraglib_nworkloads()):
+        info = lib.fraglib_workload_at(i)
+        name = _core.text(info.name)
+        spec = _SPECS.get(name, {"cpus": "one" if info.threads == 1 else "distinct",
+                                 "params": MappingProxyType({})})
+        out[name] = Workload(name, _core.text(info.help), info.threads, flags=info.flags,
+                             **spec)
+    stale = set(_SPECS) - set(out)
+    if stale:
+        raise RuntimeError(f"fraglib.workloads describes {sorted(stale)}, which the C "
+                           "table (csrc/workload_info.c) does not have")
+    return out
+
+
+#: name -> :class:`Workload`, in the C table's order.
+_REGISTRY: Mapping[str, Workload] = CTable(_load_registry)
+
+
 def workloads() -> tuple[Workload, ...]:
     """Every registered workload, in registry order."""
     return tuple(_REGISTRY.values())
@@ -644,13 +630,18 @@ def get_workload(name: str) -> Workload:
 # validation
 
 def _check_value(key: str, value: object) -> object:
-    kind, lo, hi = ENGINE_PARAMS[key]
-    if kind == _STR:
-        if (not isinstance(value, str) or not value or len(value) > 255
+    prm = ENGINE_PARAMS[key]
+    kind, lo, hi = prm.kind, prm.lo, prm.hi
+    if kind == "str":
+        limit = consts.FRAG_STR_LEN - 1
+        if (not isinstance(value, str) or not value or len(value) > limit
                 or '"' in value or "\\" in value):
-            raise ParameterError(key, value, "1..255 characters, no quotes or backslashes")
+            raise ParameterError(key, value, f"1..{limit} characters, no quotes or "
+                                 "backslashes")
+        if prm.choices and value not in prm.choices:
+            raise ParameterError(key, value, ", ".join(prm.choices) + f" ({prm.why})")
         return value
-    if kind == _FLOAT:
+    if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
             raise ParameterError(key, value, f"a number in [{lo}, {hi}]")
         return float(value)
@@ -658,7 +649,7 @@ def _check_value(key: str, value: object) -> object:
         return int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ParameterError(key, value, f"an integer in [{lo}, {hi}]")
-    if kind == _POW2 and value & (value - 1):
+    if kind == "pow2" and value & (value - 1):
         raise ParameterError(key, value, f"a power of two in [{lo}, {hi}]")
     return value
 
@@ -710,7 +701,7 @@ def validate_params(workload: str, params: Mapping[str, object], *,
     w = get_workload(workload)
     params = dict(params)
     for key in params:
-        if key not in ENGINE_PARAMS:
+        if not isinstance(key, str) or key not in ENGINE_PARAMS:
             raise ParameterError(key, params[key], "a known engine parameter: "
                                  + ", ".join(sorted(ENGINE_PARAMS)))
     design = design if design is not None else params.get("design")
@@ -724,22 +715,16 @@ def validate_params(workload: str, params: Mapping[str, object], *,
         dist = size_distribution(out["dist"], out.get("sizes_dir"))
         if str(out["dist"]).startswith("csv:") and "sizes_dir" not in out:
             out["sizes_dir"] = str(SIZES_DIR)
-    if "small_heads" in out and out["small_heads"] not in SMALL_HEADS:
-        raise ParameterError("small_heads", out["small_heads"], ", ".join(SMALL_HEADS)
-                             + " (where rx heads below SKB_WITH_OVERHEAD(1024) go)")
-    if "remote_free" in out:
-        if out["remote_free"] not in REMOTE_FREE:
-            raise ParameterError("remote_free", out["remote_free"], ", ".join(REMOTE_FREE)
-                                 + " (how rx frees a head consumed on cpu2)")
-        if workload != "rx" and out["remote_free"] != "direct":
-            raise ParameterError("remote_free", out["remote_free"], f"direct for workload "
-                                 f"{workload} (skb_attempt_defer_free() is the rx path's)")
-    if workload == "rx" and "small_heads" not in out and isinstance(design, str):
+    if (not w.defers_frees and "remote_free" in out
+            and out["remote_free"] != ENGINE_PARAMS["remote_free"].default):
+        raise ParameterError("remote_free", out["remote_free"], f"direct for workload "
+                             f"{workload} (skb_attempt_defer_free() is the rx path's)")
+    if w.routes_small_heads and "small_heads" not in out and isinstance(design, str):
         default = design_small_heads(design)
         if default is None:
-            raise ParameterError("small_heads", "(unset)", f"{', '.join(SMALL_HEADS)}; "
-                                 f"design {design} names no kernel version "
-                                 "(DESIGN_KERNEL), so rx has no default")
+            raise ParameterError("small_heads", "(unset)", ", ".join(
+                ENGINE_PARAMS["small_heads"].choices) + f"; design {design} names no "
+                "kernel version (csrc/kversion.c), so rx has no default")
         out["small_heads"] = default
 
     first = out.get("cpu", cpu)
@@ -759,7 +744,7 @@ def validate_params(workload: str, params: Mapping[str, object], *,
             raise ParameterError("design", design, "a design name")
         align = out.get("align", 1)
         cap = DESIGN_MAX_FRAG.get(design)
-        if cap is not None and align > cap and w.name in ("rx", "tx", "ring"):
+        if cap is not None and align > cap and w.needs_full_frags:
             raise ParameterError("align", align, f"at most {cap} on design {design}")
         if w._refuse is not None:
             w._refuse(design, out, dist)

@@ -41,15 +41,18 @@ SETTINGS = settings(max_examples=50, stateful_step_count=40, deadline=None,
 
 
 def serves(design: str) -> tuple[int, int]:
-    """(size, align) up to which ``design`` must never fail (uncapped model)."""
-    if design == "slicer1k":
-        return 1024, 1024       # 1 KiB slices: nothing bigger, by design
-    return PAGE_SIZE, PAGE_SIZE
+    """(size, align) up to which ``design`` must never fail (uncapped model):
+    its ops table's max_frag (slicer1k: 1 KiB slices, nothing bigger)."""
+    m = get_design(design).max_frag
+    return m, m
 
 
 def limit(design: str) -> int | None:
-    """Largest size a cache serves; None = no design limit (malloc)."""
-    return {"slicer1k": 1024, "order0": PAGE_SIZE, "malloc": None}.get(design, MAX_SIZE)
+    """Largest size a cache serves; None = no design limit (malloc).  A design
+    whose ops table declares a max_frag below a page must refuse above it."""
+    if get_design(design).limits_frag:
+        return get_design(design).max_frag
+    return {"order0": PAGE_SIZE, "malloc": None}.get(design, MAX_SIZE)
 
 
 def fresh_limit(design: str) -> int | None:

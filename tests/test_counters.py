@@ -5,7 +5,6 @@ engine's format, so the hardware paths (measured, multiplexed, two threads)
 are tested on machines without a PMU as well.
 """
 
-import ctypes
 import dataclasses
 import errno
 import json
@@ -187,24 +186,12 @@ def test_reason_for_errno(err, name, want):
     assert C.reason_for_errno(err, name, paranoid=3) == want
 
 
-def _fake_syscall(err):
-    def fake(*args):
-        ctypes.set_errno(err)
-        return -1
-    return fake
-
-
-def test_probe_without_pmu_says_not_supported():
-    res = {r.name: r for r in C._probe_all(syscall=_fake_syscall(errno.ENOENT))}
-    assert res["cycles"].kind == "hardware"
-    assert not res["cycles"].supported
-    assert res["cycles"].reason == "not supported: no PMU (ENOENT)"
-    assert res["task-clock"].reason == "not supported: event not supported (ENOENT)"
-
-
-def test_probe_paranoid_says_not_permitted():
-    res = C._probe_all(syscall=_fake_syscall(errno.EACCES), paranoid=4)
-    assert all(r.reason == "not permitted: perf_event_paranoid=4 (EACCES)" for r in res)
+def test_probe_of_an_unknown_event_says_so():
+    from fraglib import _core
+    reason = _core.ffi.new("char[]", 128)
+    err = _core.lib().fraglib_perf_probe(b"no-such-event", reason, len(reason))
+    assert err == errno.EINVAL
+    assert _core.ffi.string(reason).decode() == "unknown event 'no-such-event'"
 
 
 def test_probe_on_this_machine_names_the_errno_of_every_missing_event():

@@ -198,7 +198,8 @@ def test_bad_parameters_are_refused(engines, workload, bad, param):
     p = run_engine(engines["topdown"], {"workload": workload, **bad})
     assert p.returncode == 2
     assert p.stdout == ""
-    assert p.stderr.startswith(f"fraglib-engine: invalid {param}=")
+    err = json.loads(p.stderr)
+    assert (err["error"], err["key"]) == ("parameter", param)
     with pytest.raises(ParameterError) as e:
         validate_params(workload, bad)
     assert e.value.param == param

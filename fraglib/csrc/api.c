@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "frag.h"
+#include "fraglib.cffi.h"
 
 int fraglib_pages_init(size_t arena_bytes, size_t max_pages,
 		       double high_order_fail, double pfmemalloc_rate,
@@ -58,6 +59,11 @@ struct frag_box *fraglib_cache_new(const char *design)
 void fraglib_cache_destroy(struct frag_box *box)
 {
 	free(box);
+}
+
+const struct frag_stats *fraglib_cache_stats(const struct frag_box *box)
+{
+	return &box->stats;
 }
 
 void *fraglib_alloc(struct frag_box *box, unsigned int fragsz,

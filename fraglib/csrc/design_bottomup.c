@@ -243,6 +243,7 @@ const struct frag_ops frag_ops_bottomup = {
 	.struct_size	= sizeof(struct page_frag_cache),
 	.caps		= FRAG_CAP_ALIGN | FRAG_CAP_PAGES | FRAG_CAP_HIGH_ORDER |
 			  FRAG_CAP_PREPARE,
+	.max_frag	= 0,	/* up to a page */
 	.init		= bottomup_init,
 	.alloc		= bottomup_alloc,
 	.free		= bottomup_free,

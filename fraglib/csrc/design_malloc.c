@@ -63,6 +63,7 @@ const struct frag_ops frag_ops_malloc = {
 			  "(no model pages)",
 	.struct_size	= sizeof(struct malloc_cache),
 	.caps		= FRAG_CAP_ALIGN,
+	.max_frag	= 0,	/* up to a page */
 	.init		= malloc_init,
 	.alloc		= malloc_alloc,
 	.free		= malloc_free,

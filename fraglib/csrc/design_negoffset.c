@@ -220,6 +220,7 @@ const struct frag_ops frag_ops_negoffset = {
 	.struct_size	= sizeof(struct page_frag_cache),
 	.caps		= FRAG_CAP_ALIGN | FRAG_CAP_PAGES | FRAG_CAP_HIGH_ORDER |
 			  FRAG_CAP_PREPARE,
+	.max_frag	= 0,	/* up to a page */
 	.init		= negoffset_init,
 	.alloc		= negoffset_alloc,
 	.free		= negoffset_free,

@@ -55,6 +55,7 @@ const struct frag_ops frag_ops_null = {
 			  "(measures the harness)",
 	.struct_size	= sizeof(struct null_cache),
 	.caps		= FRAG_CAP_ALIGN | FRAG_CAP_ALIASED,
+	.max_frag	= 0,	/* up to a page */
 	.init		= null_init,
 	.alloc		= null_alloc,
 	.free		= null_free,

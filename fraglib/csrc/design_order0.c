@@ -57,6 +57,7 @@ const struct frag_ops frag_ops_order0 = {
 			  "misuse page_frag exists to avoid",
 	.struct_size	= sizeof(struct order0_cache),
 	.caps		= FRAG_CAP_ALIGN | FRAG_CAP_PAGES,
+	.max_frag	= 0,	/* up to a page */
 	.init		= order0_init,
 	.alloc		= order0_alloc,
 	.free		= order0_free,

@@ -261,6 +261,7 @@ const struct frag_ops frag_ops_part2 = {
 	.struct_size	= sizeof(struct page_frag_cache),
 	.caps		= FRAG_CAP_ALIGN | FRAG_CAP_PAGES | FRAG_CAP_HIGH_ORDER |
 			  FRAG_CAP_PREPARE,
+	.max_frag	= 0,	/* up to a page */
 	.init		= part2_init,
 	.alloc		= part2_alloc,
 	.free		= part2_free,

@@ -130,6 +130,7 @@ const struct frag_ops frag_ops_slicer1k = {
 			  "four 1 KiB slices top-down, one reference each",
 	.struct_size	= sizeof(struct page_frag_1k),
 	.caps		= FRAG_CAP_ALIGN | FRAG_CAP_PAGES,
+	.max_frag	= 1024,	/* a 1 KiB slice: NULL above */
 	.init		= slicer1k_init,
 	.alloc		= slicer1k_alloc,
 	.free		= slicer1k_free,

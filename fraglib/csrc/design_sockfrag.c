@@ -217,6 +217,7 @@ const struct frag_ops frag_ops_sockfrag = {
 	.struct_size	= sizeof(struct page_frag),
 	.caps		= FRAG_CAP_ALIGN | FRAG_CAP_PAGES | FRAG_CAP_HIGH_ORDER |
 			  FRAG_CAP_PREPARE,
+	.max_frag	= 0,	/* up to a page */
 	.init		= sockfrag_init,
 	.alloc		= sockfrag_alloc,
 	.free		= sockfrag_free,

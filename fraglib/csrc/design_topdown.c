@@ -157,6 +157,7 @@ const struct frag_ops frag_ops_topdown = {
 			  "(top-down offset, pagecnt_bias = MAX_SIZE+1)",
 	.struct_size	= sizeof(struct page_frag_cache),
 	.caps		= FRAG_CAP_ALIGN | FRAG_CAP_PAGES | FRAG_CAP_HIGH_ORDER,
+	.max_frag	= 0,	/* up to a page */
 	.init		= topdown_init,
 	.alloc		= topdown_alloc,
 	.free		= topdown_free,

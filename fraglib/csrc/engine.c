@@ -17,6 +17,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +146,7 @@ int frag_handoff_validate(const struct frag_params *p,
 			  const struct frag_workload *wl, char *err, size_t len)
 {
 	bool on = p->handoff_samples > 0;
+	bool pop = wl->info->flags & FRAG_WL_POP_THREAD;
 	int fl;
 
 	if (!on && (p->handoff_rfd >= 0 || p->handoff_wfd >= 0 || p->handoff_wait)) {
@@ -155,11 +158,11 @@ int frag_handoff_validate(const struct frag_params *p,
 	if (!on)
 		return 0;
 	/* A token passed between processes cannot stop a second thread. */
-	if (!strcmp(wl->name, "ring") || (wl->threads > 1 && p->cpu2 >= 0)) {
+	if (pop || (wl->info->threads > 1 && p->cpu2 >= 0)) {
 		snprintf(err, len, "invalid handoff_samples=%ld: allowed 0 for "
 			 "workload %s with %s (two threads: the peer engine's rounds "
 			 "would not stop the second one)", p->handoff_samples,
-			 wl->name, strcmp(wl->name, "ring") ? "cpu2 >= 0" : "its pop thread");
+			 wl->info->name, pop ? "its pop thread" : "cpu2 >= 0");
 		return -1;
 	}
 	fl = p->handoff_rfd >= 0 ? fcntl(p->handoff_rfd, F_GETFL) : -1;
@@ -366,15 +369,82 @@ static const struct frag_workload *find_workload(const char *name)
 	const struct frag_workload *const *w;
 
 	for (w = frag_workloads; *w; w++)
-		if (!strcmp((*w)->name, name))
+		if (!strcmp((*w)->info->name, name))
 			return *w;
 	return NULL;
 }
 
+/*
+ * Errors go to stderr as one JSON line, so the caller (fraglib.engine)
+ * reads fields instead of parsing prose:
+ *   {"error": "parameter", "key": k, "value": v, "allowed": a, "message": m}
+ *   {"error": "run", "message": m}
+ * "message" is the human sentence, for a person reading stderr.
+ */
+static void json_str(FILE *f, const char *s, size_t n)
+{
+	size_t i;
+
+	fputc('"', f);
+	for (i = 0; i < n && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static int param_error(const char *key, size_t nkey, const char *value,
+		       size_t nvalue, const char *allowed, const char *msg)
+{
+	fputs("{\"error\": \"parameter\", \"key\": ", stderr);
+	json_str(stderr, key, nkey);
+	fputs(", \"value\": ", stderr);
+	json_str(stderr, value, nvalue);
+	fputs(", \"allowed\": ", stderr);
+	json_str(stderr, allowed, SIZE_MAX);
+	fputs(", \"message\": ", stderr);
+	json_str(stderr, msg, SIZE_MAX);
+	fputs("}\n", stderr);
+	return 2;
+}
+
+static int run_error(const char *fmt, ...)
+{
+	char msg[2 * FRAG_ERR_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fputs("{\"error\": \"run\", \"message\": ", stderr);
+	json_str(stderr, msg, SIZE_MAX);
+	fputs("}\n", stderr);
+	return 1;
+}
+
+/*
+ * Every check (params.c, sizes.c, the workloads' validate()) words its
+ * refusal "invalid <key>=<value>: allowed <what>"; split it here, where
+ * that convention lives, into the JSON fields.
+ */
 static int usage_error(const char *msg)
 {
-	fprintf(stderr, "fraglib-engine: %s\n", msg);
-	return 2;
+	const char *eq, *colon, *allowed;
+
+	if (strncmp(msg, "invalid ", 8) || !(eq = strchr(msg + 8, '=')) ||
+	    !(colon = strstr(eq, ": ")))
+		return param_error("", 0, "", 0, msg, msg);
+	allowed = colon + 2;
+	if (!strncmp(allowed, "allowed ", 8))
+		allowed += 8;
+	return param_error(msg + 8, eq - msg - 8, eq + 1, colon - eq - 1,
+			   allowed, msg);
 }
 
 static void print_help(void)
@@ -386,7 +456,7 @@ static void print_help(void)
 	printf("usage: fraglib-engine-%s [key=value ...]\nworkloads:\n",
 	       FRAG_OPS.name);
 	for (w = frag_workloads; *w; w++)
-		printf("  %-10s %s\n", (*w)->name, (*w)->help);
+		printf("  %-10s %s\n", (*w)->info->name, (*w)->info->help);
 	frag_params_help(stdout);
 }
 
@@ -501,16 +571,26 @@ int main(int argc, char **argv)
 			print_help();
 			return 0;
 		}
-		if (!strcmp(argv[i], "--describe")) {
-			frag_params_describe(stdout);
-			return 0;
-		}
 		if (!eq) {
 			snprintf(msg, sizeof(msg),
 				 "argument '%s' is not key=value (see --help)", argv[i]);
-			return usage_error(msg);
+			return param_error("argument", 8, argv[i], SIZE_MAX,
+					   "key=value (see the engine's --help)",
+					   msg);
 		}
 		*eq = '\0';
+		if (!frag_params_known(argv[i])) {
+			char known[1024], allowed[1100], text[1200];
+
+			frag_params_known_keys(known, sizeof(known));
+			snprintf(allowed, sizeof(allowed), "a known parameter: %s",
+				 known);
+			snprintf(text, sizeof(text),
+				 "unknown parameter '%.64s'; known: %s", argv[i],
+				 known);
+			return param_error(argv[i], SIZE_MAX, eq + 1, SIZE_MAX,
+					   allowed, text);
+		}
 		if (frag_params_set(&p, argv[i], eq + 1, err, sizeof(err)))
 			return usage_error(err);
 	}
@@ -530,7 +610,7 @@ int main(int argc, char **argv)
 			     p.workload);
 		for (w = frag_workloads; *w && n < sizeof(msg); w++)
 			n += snprintf(msg + n, sizeof(msg) - n, "%s%s",
-				      w == frag_workloads ? "" : ", ", (*w)->name);
+				      w == frag_workloads ? "" : ", ", (*w)->info->name);
 		return usage_error(msg);
 	}
 	if (frag_params_resolve(&p, FRAG_OPS.name, err, sizeof(err)) ||
@@ -546,8 +626,8 @@ int main(int argc, char **argv)
 		CPU_ZERO(&set);
 		CPU_SET(p.cpu, &set);
 		if (sched_setaffinity(0, sizeof(set), &set)) {
-			perror("fraglib-engine: sched_setaffinity");
-			return 1;
+			return run_error("sched_setaffinity(cpu=%ld): %s",
+					 p.cpu, strerror(errno));
 		}
 	}
 	memset(&cfg, 0, sizeof(cfg));
@@ -558,9 +638,7 @@ int main(int argc, char **argv)
 	cfg.seed = p.seed;
 	cfg.init_on_alloc = p.init_on_alloc;
 	if (frag_pages_init(&cfg)) {
-		fprintf(stderr, "fraglib-engine: cannot map a %ld MiB arena\n",
-			p.arena_mb);
-		return 1;
+		return run_error("cannot map a %ld MiB arena", p.arena_mb);
 	}
 	frag_set_cpu(0);
 
@@ -570,15 +648,14 @@ int main(int argc, char **argv)
 	r.nc = box.cache;
 	box.ops = &FRAG_OPS;
 	frag_init(r.nc);
-	r.nperf = wl->threads;
+	r.nperf = wl->info->threads;
 	frag_perf_open(&r.perf[0], p.counters);
 
 	frag_params_fault(&p);
 	faults = minor_faults();
 	handoff_start(&r);
 	if (wl->run(&r)) {
-		fprintf(stderr, "fraglib-engine: %s: %s\n", wl->name, r.err);
-		return 1;
+		return run_error("%s: %s", wl->info->name, r.err);
 	}
 	handoff_finish(&r);
 	faults = minor_faults() - faults;
@@ -606,8 +683,7 @@ int main(int argc, char **argv)
 	frag_pages_get_stats(&ps);
 	leaked = (long)ps.pages_in_use;
 	if (frag_pages_check(msg, sizeof(msg))) {
-		fprintf(stderr, "fraglib-engine: page model corrupt: %s\n", msg);
-		return 1;
+		return run_error("page model corrupt: %s", msg);
 	}
 	print_result(&r, tsc_hz, tsc_step, &ps, leaked, faults);
 	return 0;

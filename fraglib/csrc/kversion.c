@@ -57,3 +57,17 @@ const char *frag_kver_small_heads(unsigned int kver)
 		return "slicer1k";
 	return "kmalloc";
 }
+
+int fraglib_nkvers(void)
+{
+	int n = 0;
+
+	while (frag_kvers[n].design)
+		n++;
+	return n;
+}
+
+const struct frag_kver *fraglib_kver_at(int i)
+{
+	return i >= 0 && i < fraglib_nkvers() ? &frag_kvers[i] : NULL;
+}

@@ -285,39 +285,48 @@ static int frag_perf_paranoid(void)
 
 	fd = open("/proc/sys/kernel/perf_event_paranoid", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return INT32_MIN;
+		return FRAG_PERF_PARANOID_READ;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return INT32_MIN;
+		return FRAG_PERF_PARANOID_READ;
 	buf[n] = '\0';
 	if (sscanf(buf, "%d", &v) != 1)
-		return INT32_MIN;
+		return FRAG_PERF_PARANOID_READ;
 	return v;
 }
 
-static bool frag_perf_is_hw(const char *name)
+static const struct frag_perf_desc *frag_perf_find(const char *name, bool *hw)
 {
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(frag_perf_hw); i++)
-		if (!strcmp(frag_perf_hw[i].name, name))
-			return true;
-	return false;
+		if (!strcmp(frag_perf_hw[i].name, name)) {
+			*hw = true;
+			return &frag_perf_hw[i];
+		}
+	for (i = 0; i < ARRAY_SIZE(frag_perf_sw); i++)
+		if (!strcmp(frag_perf_sw[i].name, name)) {
+			*hw = false;
+			return &frag_perf_sw[i];
+		}
+	return NULL;
 }
 
-const char *frag_perf_reason(const struct frag_perf_event *e, char *buf,
-			     size_t len)
+/*
+ * Why @err on event @name means no value.  @paranoid is the sysctl's
+ * value, or FRAG_PERF_PARANOID_READ to read it now (a test passes one).
+ */
+const char *fraglib_perf_reason(const char *name, int err, int paranoid,
+				char *buf, size_t len)
 {
 	const char *ename;
-	int paranoid;
+	bool hw = false;
 
-	if (!e->err)
-		return NULL;
-
-	switch (e->err) {
+	switch (err) {
 	case ENOENT:
-		if (frag_perf_is_hw(e->name))
+		frag_perf_find(name, &hw);
+		if (hw)
 			snprintf(buf, len, "not supported: no PMU (ENOENT)");
 		else
 			snprintf(buf, len,
@@ -329,9 +338,10 @@ const char *frag_perf_reason(const struct frag_perf_event *e, char *buf,
 		break;
 	case EACCES:
 	case EPERM:
-		ename = e->err == EACCES ? "EACCES" : "EPERM";
-		paranoid = frag_perf_paranoid();
-		if (paranoid == INT32_MIN)
+		ename = err == EACCES ? "EACCES" : "EPERM";
+		if (paranoid == FRAG_PERF_PARANOID_READ)
+			paranoid = frag_perf_paranoid();
+		if (paranoid == FRAG_PERF_PARANOID_READ)
 			snprintf(buf, len, "not permitted: "
 				 "perf_event_paranoid=unknown (%s)", ename);
 		else
@@ -350,10 +360,84 @@ const char *frag_perf_reason(const struct frag_perf_event *e, char *buf,
 		break;
 	default:
 		snprintf(buf, len, "perf_event_open failed: %s (errno %d)",
-			 strerror(e->err), e->err);
+			 strerror(err), err);
 		break;
 	}
 	return buf;
+}
+
+const char *frag_perf_reason(const struct frag_perf_event *e, char *buf,
+			     size_t len)
+{
+	if (!e->err)
+		return NULL;
+	return fraglib_perf_reason(e->name, e->err, FRAG_PERF_PARANOID_READ,
+				   buf, len);
+}
+
+int fraglib_perf_nevents(void)
+{
+	return (int)(ARRAY_SIZE(frag_perf_hw) + ARRAY_SIZE(frag_perf_sw));
+}
+
+const char *fraglib_perf_event_at(int i, int *hw)
+{
+	int nhw = (int)ARRAY_SIZE(frag_perf_hw);
+
+	if (i < 0 || i >= fraglib_perf_nevents())
+		return NULL;
+	*hw = i < nhw;
+	return i < nhw ? frag_perf_hw[i].name : frag_perf_sw[i - nhw].name;
+}
+
+/*
+ * Open @name alone, with the engine's attributes, around a little work.
+ * An event that opens but never gets a counter (time_running == 0 while
+ * enabled: someone else holds them) cannot be measured either.
+ */
+int fraglib_perf_probe(const char *name, char *reason, size_t len)
+{
+	const struct frag_perf_desc *d;
+	struct frag_perf_read r;
+	volatile unsigned long sink = 0;
+	unsigned long i;
+	bool hw;
+	ssize_t n;
+	int fd;
+
+	reason[0] = '\0';
+	d = frag_perf_find(name, &hw);
+	if (!d) {
+		snprintf(reason, len, "unknown event '%s'", name);
+		return EINVAL;
+	}
+	fd = frag_perf_event_open(d, hw, -1);
+	if (fd < 0) {
+		fraglib_perf_reason(name, -fd, FRAG_PERF_PARANOID_READ, reason,
+				    len);
+		return -fd;
+	}
+	ioctl(fd, PERF_EVENT_IOC_RESET, 0);
+	ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+	for (i = 0; i < 20000; i++)	/* something to count */
+		sink += i;
+	ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+	n = read(fd, &r, sizeof(r));
+	if (n != (ssize_t)sizeof(r)) {
+		int err = n < 0 ? errno : EIO;
+
+		close(fd);
+		snprintf(reason, len, "opened but read %s",
+			 n < 0 ? strerror(err) : "returned too few bytes");
+		return err;
+	}
+	close(fd);
+	if (r.time_enabled && !r.time_running) {
+		snprintf(reason, len, "not measured: never scheduled on a "
+			 "counter (time_running=0)");
+		return -1;
+	}
+	return 0;
 }
 
 /* Reasons are built here from fixed text and strerror(); escape anyway. */

@@ -2,9 +2,9 @@
 /*
  * sizes.c - packet-size distributions (see sizes.h for the grammar).
  *
- * Every error names the parameter and says what is allowed, in the
- * engine's "invalid key=value: allowed ..." form, so the Python side can
- * turn it into a ParameterError.
+ * An error says what dist allows (and why the spec is not it); the
+ * engine wraps it as "invalid dist=<spec>: allowed ...", the binding
+ * (fraglib.workloads.size_distribution) as a ParameterError.
  */
 #include <errno.h>
 #include <math.h>
@@ -242,10 +242,12 @@ static int name_ok(const char *name)
 	return 1;
 }
 
+#define STR(x)		#x
+#define XSTR(x)		STR(x)
 #define CSV_ALLOWED "csv:NAME with NAME.csv in sizes_dir, rows \"size,weight\" " \
-		    "(size an integer in [1, 16777216], weight >= 0, total > 0)"
+		    "(size an integer in [1, " XSTR(FRAG_SIZE_MAX) "], weight >= 0, total > 0)"
 
-static int parse_csv(struct frag_dist *d, const char *spec, const char *name,
+static int parse_csv(struct frag_dist *d, const char *name,
 		     const char *dir, char *err, size_t len)
 {
 	char path[4096], line[512];
@@ -256,21 +258,21 @@ static int parse_csv(struct frag_dist *d, const char *spec, const char *name,
 	FILE *f;
 
 	if (!name_ok(name)) {
-		snprintf(err, len, "invalid dist=%s: allowed csv:NAME where NAME "
+		snprintf(err, len, "csv:NAME where NAME "
 			 "uses only letters, digits, '_', '-', '.' and does not start "
-			 "with '.'", spec);
+			 "with '.'");
 		return -1;
 	}
 	if (!dir || !*dir) {
-		snprintf(err, len, "invalid dist=%s: allowed csv:NAME only together "
-			 "with sizes_dir=<directory holding NAME.csv>", spec);
+		snprintf(err, len, "csv:NAME only together "
+			 "with sizes_dir=<directory holding NAME.csv>");
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/%s.csv", dir, name);
 	f = fopen(path, "r");
 	if (!f) {
-		snprintf(err, len, "invalid dist=%s: allowed " CSV_ALLOWED
-			 " (cannot read %s: %s)", spec, path, strerror(errno));
+		snprintf(err, len, CSV_ALLOWED
+			 " (cannot read %s: %s)", path, strerror(errno));
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f)) {
@@ -301,8 +303,8 @@ static int parse_csv(struct frag_dist *d, const char *spec, const char *name,
 		if (errno || end == ws || *end || !(w >= 0) || isinf(w))
 			goto bad_row;
 		if (d->n == FRAG_DIST_MAX_ROWS) {
-			snprintf(err, len, "invalid dist=%s: allowed " CSV_ALLOWED
-				 ", at most %u rows (%s has more)", spec,
+			snprintf(err, len, CSV_ALLOWED
+				 ", at most %u rows (%s has more)",
 				 FRAG_DIST_MAX_ROWS, path);
 			goto out;
 		}
@@ -318,8 +320,8 @@ static int parse_csv(struct frag_dist *d, const char *spec, const char *name,
 			if (nw)
 				weight = nw;
 			if (!v || !nw) {
-				snprintf(err, len, "invalid dist=%s: out of memory "
-					 "reading %s", spec, path);
+				snprintf(err, len, "out of memory "
+					 "reading %s", path);
 				goto out;
 			}
 		}
@@ -328,13 +330,13 @@ static int parse_csv(struct frag_dist *d, const char *spec, const char *name,
 		d->n++;
 		continue;
 bad_row:
-		snprintf(err, len, "invalid dist=%s: allowed " CSV_ALLOWED
-			 " (%s line %ld is not)", spec, path, lineno);
+		snprintf(err, len, CSV_ALLOWED
+			 " (%s line %ld is not)", path, lineno);
 		goto out;
 	}
 	if (ferror(f)) {
-		snprintf(err, len, "invalid dist=%s: allowed " CSV_ALLOWED
-			 " (cannot read %s: %s)", spec, path, strerror(errno));
+		snprintf(err, len, CSV_ALLOWED
+			 " (cannot read %s: %s)", path, strerror(errno));
 		goto out;
 	}
 	{
@@ -344,13 +346,13 @@ bad_row:
 		for (i = 0; i < d->n; i++)
 			sum += weight[i];
 		if (!d->n || !(sum > 0)) {
-			snprintf(err, len, "invalid dist=%s: allowed " CSV_ALLOWED
-				 " (%s has no row with a positive weight)", spec, path);
+			snprintf(err, len, CSV_ALLOWED
+				 " (%s has no row with a positive weight)", path);
 			goto out;
 		}
 	}
 	if (finish_table(d, weight)) {
-		snprintf(err, len, "invalid dist=%s: out of memory", spec);
+		snprintf(err, len, "out of memory");
 		goto out;
 	}
 	ret = 0;
@@ -388,8 +390,8 @@ int frag_dist_parse(struct frag_dist *d, const char *spec, const char *dir,
 	if (!strncmp(spec, "fixed:", 6)) {
 		arg = spec + 6;
 		if (parse_size(arg, arg + strlen(arg), &d->lo)) {
-			snprintf(err, len, "invalid dist=%s: allowed fixed:N with N "
-				 "an integer in [1, %u]", spec, FRAG_SIZE_MAX);
+			snprintf(err, len, "fixed:N with N "
+				 "an integer in [1, %u]", FRAG_SIZE_MAX);
 			return -1;
 		}
 		d->kind = FRAG_DIST_FIXED;
@@ -405,8 +407,8 @@ int frag_dist_parse(struct frag_dist *d, const char *spec, const char *dir,
 		if (!dash || parse_size(arg, dash, &d->lo) ||
 		    parse_size(dash + 1, dash + 1 + strlen(dash + 1), &d->hi) ||
 		    d->lo > d->hi) {
-			snprintf(err, len, "invalid dist=%s: allowed uniform:A-B with "
-				 "integers 1 <= A <= B <= %u", spec, FRAG_SIZE_MAX);
+			snprintf(err, len, "uniform:A-B with "
+				 "integers 1 <= A <= B <= %u", FRAG_SIZE_MAX);
 			return -1;
 		}
 		d->kind = FRAG_DIST_UNIFORM;
@@ -414,11 +416,22 @@ int frag_dist_parse(struct frag_dist *d, const char *spec, const char *dir,
 		return 0;
 	}
 	if (!strncmp(spec, "csv:", 4))
-		return parse_csv(d, spec, spec + 4, dir, err, len);
-	snprintf(err, len, "invalid dist=%s: allowed fixed:N, uniform:A-B, imix "
-		 "or csv:NAME", spec);
+		return parse_csv(d, spec + 4, dir, err, len);
+	snprintf(err, len, "fixed:N, uniform:A-B, imix "
+		 "or csv:NAME");
 	return -1;
 nomem:
-	snprintf(err, len, "invalid dist=%s: out of memory", spec);
+	snprintf(err, len, "out of memory");
+	return -1;
+}
+
+int frag_dist_parse_param(struct frag_dist *d, const char *spec,
+			  const char *dir, char *err, size_t len)
+{
+	char why[FRAG_DIST_ERR_LEN];
+
+	if (!frag_dist_parse(d, spec, dir, why, sizeof(why)))
+		return 0;
+	snprintf(err, len, "invalid dist=%s: allowed %s", spec, why);
 	return -1;
 }

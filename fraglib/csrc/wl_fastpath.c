@@ -166,10 +166,7 @@ static int fastpath_run(struct frag_run *r)
 }
 
 const struct frag_workload frag_wl_fastpath = {
-	.name		= "fastpath",
-	.help		= "alloc `batch` fragments of `size` at `align`, free them; "
-			  "timed per `sample_batches` batches",
-	.threads	= 1,
+	.info		= &frag_wl_info_fastpath,
 	.validate	= fastpath_validate,
 	.run		= fastpath_run,
 };

@@ -148,10 +148,7 @@ stuck:
 }
 
 const struct frag_workload frag_wl_ring = {
-	.name		= "ring",
-	.help		= "page_frag_test: push `size`@`align` into a `ring_size` SPSC ring "
-			  "on cpu, pop and free on cpu2 (same CPU allowed)",
-	.threads	= 2,
+	.info		= &frag_wl_info_ring,
 	.validate	= ring_validate,
 	.run		= ring_run,
 };

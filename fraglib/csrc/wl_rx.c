@@ -78,7 +78,7 @@ static int rx_validate(const struct frag_params *p, char *err, size_t len)
 	struct frag_dist d;
 	int hits;
 
-	if (frag_dist_parse(&d, p->dist, p->sizes_dir, err, len))
+	if (frag_dist_parse_param(&d, p->dist, p->sizes_dir, err, len))
 		return -1;
 	/*
 	 * Heads above a page go to kmalloc, small ones (unless
@@ -208,7 +208,7 @@ static int rx_run(struct frag_run *r)
 
 	memset(&s, 0, sizeof(s));
 	wl_kmem_init(&s.small.kmem);
-	if (frag_dist_parse(&d, p->dist, p->sizes_dir, r->err, sizeof(r->err)))
+	if (frag_dist_parse_param(&d, p->dist, p->sizes_dir, r->err, sizeof(r->err)))
 		return -1;
 	len = malloc(nframes * sizeof(*len));
 	s.cap = p->queue_depth + 1;
@@ -376,11 +376,7 @@ fail:
 }
 
 const struct frag_workload frag_wl_rx = {
-	.name		= "rx",
-	.help		= "NAPI rx: skb heads of SKB_HEAD_ALIGN(len+pad) for `dist` frames "
-			  "(small ones per small_heads), queued `queue_depth`, freed here "
-			  "or on cpu2 (remote_free=direct|defer)",
-	.threads	= 2,
+	.info		= &frag_wl_info_rx,
 	.validate	= rx_validate,
 	.run		= rx_run,
 };

@@ -16,7 +16,7 @@ static int sizes_validate(const struct frag_params *p, char *err, size_t len)
 {
 	struct frag_dist d;
 
-	if (frag_dist_parse(&d, p->dist, p->sizes_dir, err, len))
+	if (frag_dist_parse_param(&d, p->dist, p->sizes_dir, err, len))
 		return -1;
 	frag_dist_free(&d);
 	if (p->packets + p->warmup > (1l << 24)) {
@@ -36,7 +36,7 @@ static int sizes_run(struct frag_run *r)
 	struct frag_dist d;
 	uint32_t *v;
 
-	if (frag_dist_parse(&d, p->dist, p->sizes_dir, r->err, sizeof(r->err)))
+	if (frag_dist_parse_param(&d, p->dist, p->sizes_dir, r->err, sizeof(r->err)))
 		return -1;
 	v = malloc(n * sizeof(*v));
 	if (!v || frag_reserve_samples(r, n)) {
@@ -65,10 +65,7 @@ static int sizes_run(struct frag_run *r)
 }
 
 const struct frag_workload frag_wl_sizes = {
-	.name		= "sizes",
-	.help		= "no timing: each sample's cycles field is one size drawn from `dist` "
-			  "(generator check)",
-	.threads	= 1,
+	.info		= &frag_wl_info_sizes,
 	.validate	= sizes_validate,
 	.run		= sizes_run,
 };

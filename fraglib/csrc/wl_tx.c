@@ -87,7 +87,7 @@ static int tx_validate(const struct frag_params *p, char *err, size_t len)
 {
 	struct frag_dist d;
 
-	if (frag_dist_parse(&d, p->dist, p->sizes_dir, err, len))
+	if (frag_dist_parse_param(&d, p->dist, p->sizes_dir, err, len))
 		return -1;
 	frag_dist_free(&d);
 	if ((unsigned long)p->align > wl_design_max_frag()) {
@@ -264,7 +264,7 @@ static int tx_run(struct frag_run *r)
 	void *nc = r->nc;
 
 	memset(&s, 0, sizeof(s));
-	if (frag_dist_parse(&d, p->dist, p->sizes_dir, r->err, sizeof(r->err)))
+	if (frag_dist_parse_param(&d, p->dist, p->sizes_dir, r->err, sizeof(r->err)))
 		return -1;
 	s.mss = mss;
 	/* tcp_xmit_size_goal(): a whole number of segments, at least one. */
@@ -397,11 +397,7 @@ fail:
 }
 
 const struct frag_workload frag_wl_tx = {
-	.name		= "tx",
-	.help		= "tcp_sendmsg copy of `dist` messages: min(size_goal - skb len, left, "
-			  "page room) per copy; coalesces via prepare/commit where the design "
-			  "has it; freed tx_delay segments later",
-	.threads	= 2,
+	.info		= &frag_wl_info_tx,
 	.validate	= tx_validate,
 	.run		= tx_run,
 };

@@ -156,11 +156,11 @@ class Summary:
 def _classify(baseline: str, design: str, workload: str, builds: int, processes: int,
               seed: int, resamples: int, kw: Mapping) -> str | None:
     """Why the workload refuses this cell (None: it can run)."""
-    from ..compare import _validate
+    from ..compare import plan
 
     try:
-        _validate(baseline, design, workload, builds, processes, False, None, 0, seed,
-                  resamples, 0.0025, dict(kw))
+        plan(baseline, design, workload=workload, builds=builds, processes=processes,
+             seed=seed, resamples=resamples, **kw)
     except ParameterError as e:
         return str(e)
     return None
@@ -367,11 +367,11 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
             raise ParameterError("workload_params", w, "keys that are workload names: "
                                  + ", ".join(known))
     kws = {w: {**_preferred(w), **params, **dict(extra.get(w, {}))} for w in workloads}
-    from ..compare import _validate
+    from ..compare import plan
 
     for w in workloads:     # bad input fails here, before anything runs
-        _validate(baseline, baseline, w, builds, processes, True, budget_s, 0, seed,
-                  resamples, 0.0025, dict(kws[w]))
+        plan(baseline, baseline, workload=w, builds=builds, processes=processes, aa=True,
+             budget=budget_s, seed=seed, resamples=resamples, **kws[w])
 
     t0 = time.monotonic()
     common = dict(builds=builds, processes=processes, seed=seed, store=store, root=root,

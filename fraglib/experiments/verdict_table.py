@@ -62,7 +62,7 @@ def workload_verdicts(baseline: str = "topdown", designs: Sequence[str] | None =
         (why a cell is "not applicable", else empty), ``ci_method`` and
         ``wall_s``. Not-applicable rows have NaN numbers.
     """
-    from ..compare import _validate, compare
+    from ..compare import compare, plan
     from ..designs import design_names, get_design
 
     get_design(baseline)
@@ -90,8 +90,8 @@ def workload_verdicts(baseline: str = "topdown", designs: Sequence[str] | None =
         kw = {**_preferred(w), **params, **dict(extra.get(w, {}))}
         # bad input fails here, for the baseline, before anything runs; what
         # compare() refuses below is then the workload refusing a design
-        _validate(baseline, baseline, w, builds, processes, True, None, 0, seed,
-                  resamples, 0.0025, dict(kw))
+        plan(baseline, baseline, workload=w, builds=builds, processes=processes,
+             aa=True, seed=seed, resamples=resamples, **kw)
         for d in designs:
             label = {"label": f"{d}/{w}", "design": d, "workload": w, "baseline": baseline}
             try:

@@ -15,7 +15,6 @@
 
 #define FRAG_ERR_LEN		512
 #define FRAG_MAX_METRICS	48
-#define FRAG_STR_LEN		256
 
 /*
  * struct frag_params - every run parameter.  params.c holds the table
@@ -105,21 +104,26 @@ struct frag_run {
 };
 
 /**
- * struct frag_workload - one workload.
- * @name:     registry key ("fastpath", "rx", ...).
- * @help:     one line for --help.
- * @threads:  1 or 2 (2 needs cpu2).
+ * struct frag_workload - one workload's code.
+ * @info:     name, help and threads (workload_info.c, struct
+ *            frag_workload_info in fraglib.cffi.h).
  * @validate: check parameter combinations; fill @err and return -1.
  * @run:      run it; return 0, or -1 with r->err filled.
  */
 struct frag_workload {
-	const char *name;
-	const char *help;
-	int threads;
+	const struct frag_workload_info *info;
 	int (*validate)(const struct frag_params *p, char *err, size_t len);
 	int (*run)(struct frag_run *r);
 };
 
+extern const struct frag_workload_info frag_wl_info_fastpath;
+extern const struct frag_workload_info frag_wl_info_rx;
+extern const struct frag_workload_info frag_wl_info_tx;
+extern const struct frag_workload_info frag_wl_info_ring;
+extern const struct frag_workload_info frag_wl_info_sizes;
+extern const struct frag_workload_info *const frag_workload_infos[];
+/* The info of workload @name, or NULL. */
+const struct frag_workload_info *frag_workload_info_find(const char *name);
 extern const struct frag_workload *const frag_workloads[];
 
 /* Record one timed sample. Storage grows as needed (outside the region). */
@@ -139,7 +143,8 @@ int frag_params_check_cpu(const char *key, long cpu, char *err, size_t len);
 int frag_params_resolve(struct frag_params *p, const char *design, char *err,
 			size_t len);
 void frag_params_help(FILE *f);
-void frag_params_describe(FILE *f);
+bool frag_params_known(const char *key);
+void frag_params_known_keys(char *buf, size_t len);
 void frag_params_fault(const struct frag_params *p);
 void frag_params_json(FILE *f, const struct frag_params *p);
 

@@ -23,32 +23,12 @@
 _Static_assert((FRAG_PAGE_SIZE << PAGE_FRAG_CACHE_MAX_ORDER) ==
 	       PAGE_FRAG_CACHE_MAX_SIZE, "MAX_ORDER must match MAX_SIZE");
 
-/* Capabilities a design advertises in its ops table. */
-#define FRAG_CAP_ALIGN		0x1u	/* honours align_mask */
-#define FRAG_CAP_PREPARE	0x2u	/* prepare/commit (Part-2 API) */
-#define FRAG_CAP_PAGES		0x4u	/* fragments live in model pages */
-#define FRAG_CAP_HIGH_ORDER	0x8u	/* tries an order-3 page first */
-#define FRAG_CAP_ALIASED	0x10u	/* fragments share memory (null) */
+/* Capabilities a design advertises (FRAG_CAP_*): fraglib.cffi.h. */
 
 /* Storage big enough for any design's cache struct. */
 #define FRAG_CACHE_STORAGE	64
 
-/**
- * struct frag_stats - per-cache counters, compiled in with -DFRAG_STATS.
- *
- * The timed build leaves FRAG_STAT() as (void)0, so it pays nothing.
- */
-struct frag_stats {
-	uint64_t allocs;		/* fragments handed out */
-	uint64_t alloc_failures;	/* NULL returns */
-	uint64_t refills;		/* new page taken from the page allocator */
-	uint64_t reuses;		/* same page recycled in place */
-	uint64_t high_order_fallbacks;	/* order-3 wanted, order-0 taken */
-	uint64_t pages_abandoned;	/* page left to its last free */
-	uint64_t bytes_requested;	/* sum of fragsz */
-	uint64_t bytes_consumed;	/* offset movement incl. align and tails */
-	uint64_t commits_noref;		/* prepare/commit without a reference */
-};
+/* struct frag_stats: fraglib.cffi.h */
 
 /**
  * struct frag_box - a cache as the engine and the binding hold it.
@@ -71,66 +51,10 @@ struct frag_box {
 #endif
 #define FRAG_STAT_INC(nc, field)	FRAG_STAT_ADD(nc, field, 1)
 
-/**
- * struct frag_state - a design-neutral view of a cache, for inspection.
- * @va:       base address of the current page, or NULL if none.
- * @offset:   the design's offset field as stored (meaning differs by design).
- * @size:     bytes of the current page (PAGE_SIZE << order).
- * @bias:     pagecnt_bias or equivalent (0 if the design has none).
- * @pfmemalloc: current page came from the emergency reserves.
- * @order:    order of the current page.
+/*
+ * struct frag_state, struct frag_prepared and struct frag_ops (one design,
+ * with its max_frag): fraglib.cffi.h, the one definition C and Python share.
  */
-struct frag_state {
-	void *va;
-	long offset;
-	unsigned int size;
-	unsigned int bias;
-	bool pfmemalloc;
-	unsigned int order;
-};
-
-/**
- * struct frag_prepared - what prepare() found (mirrors Part-2's page_frag).
- * @va:     address of the first usable byte.
- * @offset: offset of @va within its page.
- * @size:   bytes available from @va (at least what was asked).
- */
-struct frag_prepared {
-	void *va;
-	unsigned int offset;
-	unsigned int size;
-};
-
-/**
- * struct frag_ops - one design.
- * @name:       registry key, e.g. "topdown".
- * @mirrors:    the kernel version / commit / mail this design mirrors.
- * @struct_size: sizeof the kernel-equivalent cache struct on this build.
- * @caps:       FRAG_CAP_* bits.
- * @init:       zero a cache (page_frag_cache_init).
- * @alloc:      __page_frag_alloc_align(nc, fragsz, gfp, align_mask).
- * @free:       page_frag_free(addr).
- * @drain:      page_frag_cache_drain(nc).
- * @inspect:    fill a struct frag_state.
- * @prepare:    ask for at least @fragsz bytes without consuming (optional).
- * @commit:     consume @used bytes of a prepare(); @ref: take a reference
- *              (a new fragment) or not (merged into the previous one).
- */
-struct frag_ops {
-	const char *name;
-	const char *mirrors;
-	unsigned int struct_size;
-	unsigned int caps;
-	void (*init)(void *nc);
-	void *(*alloc)(void *nc, unsigned int fragsz, unsigned int align_mask);
-	void (*free)(void *addr);
-	void (*drain)(void *nc);
-	void (*inspect)(const void *nc, struct frag_state *st);
-	int (*prepare)(void *nc, unsigned int fragsz, unsigned int align_mask,
-		       struct frag_prepared *pf);
-	void *(*commit)(void *nc, const struct frag_prepared *pf,
-			unsigned int used, bool ref);
-};
 
 /*
  * inspect() of a baseline whose cache holds no page (order0, malloc, null):

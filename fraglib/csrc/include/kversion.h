@@ -11,19 +11,9 @@
 #ifndef FRAG_KVERSION_H
 #define FRAG_KVERSION_H
 
-#define FRAG_KVER(a, b)		((a) * 100u + (b))
+#include "fraglib.cffi.h"	/* struct frag_kver, FRAG_KVER_BASE */
 
-/**
- * struct frag_kver - one design's kernel.
- * @design:  registry name.
- * @kver:    FRAG_KVER(major, minor) of the tree it mirrors.
- * @why:     the commit / series / reasoning behind @kver.
- */
-struct frag_kver {
-	const char *design;
-	unsigned int kver;
-	const char *why;
-};
+#define FRAG_KVER(a, b)		((a) * (unsigned int)FRAG_KVER_BASE + (b))
 
 extern const struct frag_kver frag_kvers[];
 
@@ -31,11 +21,11 @@ extern const struct frag_kver frag_kvers[];
 const struct frag_kver *frag_kver_find(const char *design);
 
 /*
- * What __napi_alloc_skb() of release @kver does with a head of
- * len + NET_SKB_PAD + NET_IP_ALIGN <= SKB_WITH_OVERHEAD(1024):
- * "kmalloc" (up to 6.2, and 6.14 on, after the revert of the 1 KiB
- * slicer) or "slicer1k" (page_frag_alloc_1k(), 6.3 to 6.13).
+ * frag_kver_small_heads() (fraglib.cffi.h): what __napi_alloc_skb() of
+ * release @kver does with a head of len + NET_SKB_PAD + NET_IP_ALIGN <=
+ * SKB_WITH_OVERHEAD(1024): "kmalloc" (up to 6.2, and 6.14 on, after the
+ * revert of the 1 KiB slicer) or "slicer1k" (page_frag_alloc_1k(), 6.3
+ * to 6.13).
  */
-const char *frag_kver_small_heads(unsigned int kver);
 
 #endif /* FRAG_KVERSION_H */

@@ -24,12 +24,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRAG_PAGE_SHIFT		12
+#include "fraglib.cffi.h"	/* FRAG_MAX_ORDER, the stats structs */
+
 #define FRAG_PAGE_SIZE		(1u << FRAG_PAGE_SHIFT)
 #define FRAG_PAGE_MASK		(~((uintptr_t)FRAG_PAGE_SIZE - 1))
-#define FRAG_MAX_ORDER		10	/* buddy blocks up to 4 MiB */
 #define FRAG_NR_CPUS		8	/* pcp lists; threads pick one */
-#define FRAG_PCP_ORDERS		2	/* pcp for order 0 and order 3 */
 
 /* Kernel spellings, so designs read like their mm/ source. */
 #ifndef PAGE_SIZE
@@ -101,40 +100,7 @@ struct frag_pages_cfg {
 	bool init_on_alloc;
 };
 
-/**
- * struct frag_pcp_state - one CPU's per-CPU lists, for tests.
- * @count:        pages on all its lists (pcp->count), not blocks.
- * @high:         flush threshold, pages (pcp->high).
- * @batch:        refill/flush unit, pages (pcp->batch).
- * @free_count:   pages freed since allocations last halved it.
- * @alloc_factor: order-0 refill scale (shift).
- * @order:        order of each list.
- * @blocks:       blocks on each list.
- */
-struct frag_pcp_state {
-	int count;
-	int high;
-	int batch;
-	int free_count;
-	unsigned int alloc_factor;
-	unsigned int order[FRAG_PCP_ORDERS];
-	unsigned int blocks[FRAG_PCP_ORDERS];
-};
-
-/**
- * struct frag_pages_stats - page allocator counters (always on: they sit
- * on the refill path only, never on a fragment fast path).
- */
-struct frag_pages_stats {
-	uint64_t alloc_calls[FRAG_MAX_ORDER + 1];
-	uint64_t alloc_failures;	/* NULL returned, any reason */
-	uint64_t injected_failures;	/* of which high-order injection */
-	uint64_t pfmemalloc_pages;	/* pages handed out as pfmemalloc */
-	uint64_t pages_allocated;	/* in 4 KiB units */
-	uint64_t pages_freed;		/* in 4 KiB units */
-	uint64_t pages_in_use;		/* now */
-	uint64_t peak_pages_in_use;
-};
+/* struct frag_pcp_state, struct frag_pages_stats: fraglib.cffi.h */
 
 extern struct page *frag_mem_map;	/* struct page array */
 extern unsigned char *frag_arena;	/* the data */

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "fraglib.cffi.h"	/* the probe the binding calls */
+
 #define FRAG_PERF_MAX_EVENTS	16
 
 struct frag_perf_event {

@@ -25,37 +25,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRAG_SIZE_MAX		(1u << 24)	/* 16 MiB: any message or frame */
-#define FRAG_DIST_MAX_ROWS	65536u		/* rows of a csv: table */
+/* FRAG_SIZE_MAX, FRAG_DIST_MAX_ROWS, struct frag_dist: fraglib.cffi.h */
+#include "fraglib.cffi.h"
 
-enum frag_dist_kind {
-	FRAG_DIST_FIXED,
-	FRAG_DIST_UNIFORM,
-	FRAG_DIST_TABLE,	/* imix and csv: */
-};
-
-/**
- * struct frag_dist - a parsed distribution.
- * @kind:    how to sample.
- * @lo:      fixed size, or the uniform lower bound; table minimum.
- * @hi:      uniform upper bound (== @lo for fixed); table maximum.
- * @n:       table rows.
- * @value:   table sizes, in file order.
- * @prob:    table probabilities (weights normalised to sum 1).
- * @alias_p: alias method: probability of keeping column i (in [0, 1]).
- * @alias:   alias method: the other outcome of column i.
- * @mean:    expected size in bytes.
- */
-struct frag_dist {
-	enum frag_dist_kind kind;
-	uint32_t lo, hi;
-	uint32_t n;
-	uint32_t *value;
-	double *prob;
-	double *alias_p;
-	uint32_t *alias;
-	double mean;
-};
+/* Room for frag_dist_parse()'s message (it can hold a path). */
+#define FRAG_DIST_ERR_LEN	1024
 
 /* xoshiro256** state (Blackman & Vigna); never all zero. */
 struct frag_rng {
@@ -65,18 +39,12 @@ struct frag_rng {
 void frag_rng_seed(struct frag_rng *rng, uint64_t seed);
 uint64_t frag_rng_next(struct frag_rng *rng);
 
-/**
- * frag_dist_parse() - parse a `dist` spec.
- * @d:    filled on success; release with frag_dist_free().
- * @spec: the parameter's value ("imix", "fixed:1500", ...).
- * @dir:  directory of csv: tables (the `sizes_dir` parameter), or "".
- * @err:  on failure, "invalid dist=<spec>: allowed ..." (or sizes_dir).
- *
- * Return: 0, or -1 with @err filled and nothing allocated.
+/*
+ * frag_dist_parse() (fraglib.cffi.h) says what is allowed; this wraps it
+ * in the engine's "invalid dist=<spec>: allowed ..." for a workload.
  */
-int frag_dist_parse(struct frag_dist *d, const char *spec, const char *dir,
-		    char *err, size_t len);
-void frag_dist_free(struct frag_dist *d);
+int frag_dist_parse_param(struct frag_dist *d, const char *spec,
+			  const char *dir, char *err, size_t len);
 
 /* True if @d can draw a size in [@a, @b]. */
 int frag_dist_hits(const struct frag_dist *d, uint32_t a, uint32_t b);
@@ -84,8 +52,5 @@ int frag_dist_hits(const struct frag_dist *d, uint32_t a, uint32_t b);
 /* One size from @d. */
 uint32_t frag_dist_sample(const struct frag_dist *d, struct frag_rng *rng);
 
-/* Fill @out with @n sizes drawn from @d by a generator seeded with @seed. */
-void frag_dist_fill(const struct frag_dist *d, uint64_t seed, uint32_t *out,
-		    size_t n);
 
 #endif /* FRAG_SIZES_H */

@@ -331,13 +331,14 @@ static inline void wl_mem_end(struct frag_run *r, const struct wl_mem *m,
 }
 
 /*
- * The largest fragment the design can hand out.  Only slicer1k has a limit
- * below a page: it serves __napi_alloc_skb() heads of at most 1 KiB and
- * returns NULL above, so a workload that needs more refuses to run on it.
+ * The largest fragment the design can hand out: its ops table's max_frag,
+ * 0 meaning a page.  slicer1k serves __napi_alloc_skb() heads of at most
+ * 1 KiB and returns NULL above, so a workload that needs more refuses to
+ * run on it.
  */
 static inline unsigned int wl_design_max_frag(void)
 {
-	return strcmp(FRAG_OPS.name, "slicer1k") ? PAGE_SIZE : 1024;
+	return FRAG_OPS.max_frag ? FRAG_OPS.max_frag : PAGE_SIZE;
 }
 
 /* Two CPUs are needed and the same one was given twice. */

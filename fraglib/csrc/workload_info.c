@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+/*
+ * workload_info.c - what each workload is, apart from its code: name,
+ * help, threads and the FRAG_WL_* flags the parameter rules read.  Design-independent, so the shared library exports
+ * it (fraglib.workloads reads it) while each engine links the code
+ * (wl_<name>.c) that points here.
+ */
+#include <string.h>
+
+#include "engine.h"
+
+const struct frag_workload_info frag_wl_info_fastpath = {
+	.name		= "fastpath",
+	.help		= "alloc `batch` fragments of `size` at `align`, then free them; "
+			  "one sample per `sample_batches` batches, each sample at a new "
+			  "stack depth and pointer-array offset unless rerandomize=0 (the "
+			  "debate's micro-benchmark without the ring)",
+	.threads	= 1,
+	.flags		= 0,
+};
+
+const struct frag_workload_info frag_wl_info_rx = {
+	.name		= "rx",
+	.help		= "NAPI rx poll loop: per frame (length from `dist`) a head of "
+			  "SKB_HEAD_ALIGN(len + net_skb_pad + net_ip_align) from the "
+			  "design; a small head (len + pad + ip_align <= "
+			  "SKB_WITH_OVERHEAD(1024)) goes where `small_heads` says, by "
+			  "default what the design's kernel does (slicer1k: "
+			  "page_frag_alloc_1k(), 6.3-6.13; kmalloc: a kmalloc-1k "
+			  "stand-in, <= 6.2 and >= 6.14; design: a what-if); heads above "
+			  "a page go to kmalloc (counted, not allocated). `touch` header "
+			  "bytes and the shared-info line are written; the packet waits "
+			  "in a FIFO of `queue_depth` and is freed here, or with cpu2 >= "
+			  "0 by a thread on cpu2 via a ptr_ring of `ring_size`, which "
+			  "frees it (remote_free=direct) or hands it back to this CPU's "
+			  "defer list (remote_free=defer: skb_attempt_defer_free(), limit "
+			  "`defer_max`, flushed every poll). One sample = `batch` frames "
+			  "(the NAPI budget).",
+	.threads	= 2,
+	.flags		= FRAG_WL_SMALL_HEADS | FRAG_WL_DEFER_FREE,
+};
+
+const struct frag_workload_info frag_wl_info_tx = {
+	.name		= "tx",
+	.help		= "tcp_sendmsg copy loop: `packets` messages (sizes from `dist`) "
+			  "memcpy'd as tcp_sendmsg_locked() copies them: min(size_goal - "
+			  "skb len, bytes left, room in the page fragment) per copy (size "
+			  "goal = gso_size rounded down to mss; no mss cap); with "
+			  "prepare/commit each copy asks prepare() for 32 B "
+			  "(sk_page_frag_refill) and space contiguous with the skb's last "
+			  "fragment is merged without a page reference; without it each "
+			  "copy is a frag_alloc() of at most a page; skbs are completed "
+			  "(freed, here or on cpu2) `tx_delay` wire segments later. One "
+			  "sample = `batch` messages; its packet count is the wire "
+			  "segments (sum of ceil(len/mss)).",
+	.threads	= 2,
+	.flags		= 0,
+};
+
+const struct frag_workload_info frag_wl_info_ring = {
+	.name		= "ring",
+	.help		= "page_frag_test.ko: a push thread on cpu allocates `size` at "
+			  "`align` into a ptr_ring of `ring_size` (the consumer clears "
+			  "slots in batches of 16, last first; full: free it, wait, do "
+			  "not count); a pop thread on cpu2 frees. Waiting spins by "
+			  "default (busy_poll=1: cond_resched() on an idle CPU returns at "
+			  "once); busy_poll=0 yields. Both on one CPU is allowed. One "
+			  "sample = `batch` pushes as the push thread sees them; "
+			  "elapsed_ns is the module's total time. RING_PRESETS holds the "
+			  "module's, the script's and the cover letters' settings.",
+	.threads	= 2,
+	.flags		= FRAG_WL_SPINS | FRAG_WL_POP_THREAD,
+};
+
+const struct frag_workload_info frag_wl_info_sizes = {
+	.name		= "sizes",
+	.help		= "not a measurement: warmup + packets sizes drawn from `dist` "
+			  "with `seed`, one per sample, in the sample's cycles field "
+			  "(generator check and plots)",
+	.threads	= 1,
+	.flags		= 0,
+};
+
+/* Registry order: the order Python lists them in. */
+const struct frag_workload_info *const frag_workload_infos[] = {
+	&frag_wl_info_fastpath,
+	&frag_wl_info_rx,
+	&frag_wl_info_tx,
+	&frag_wl_info_ring,
+	&frag_wl_info_sizes,
+	NULL
+};
+
+const struct frag_workload_info *frag_workload_info_find(const char *name)
+{
+	const struct frag_workload_info *const *w;
+
+	for (w = frag_workload_infos; *w; w++)
+		if (!strcmp((*w)->name, name))
+			return *w;
+	return NULL;
+}
+
+int fraglib_nworkloads(void)
+{
+	int n = 0;
+
+	while (frag_workload_infos[n])
+		n++;
+	return n;
+}
+
+const struct frag_workload_info *fraglib_workload_at(int i)
+{
+	return i >= 0 && i < fraglib_nworkloads() ? frag_workload_infos[i] : NULL;
+}
