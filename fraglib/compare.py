@@ -632,7 +632,7 @@ def compare_each(a: str, b: str, param: str, values, **kwargs) -> dict:
         raise ParameterError("values", values, f"at least one value of {param}")
     if param in kwargs:
         raise ParameterError(param, kwargs[param], f"not also a keyword: it is the "
-                             f"parameter being varied")
+                             "parameter being varied")
     return {v: compare(a, b, **{param: v}, **kwargs) for v in values}
 
 

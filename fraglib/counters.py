@@ -24,7 +24,6 @@ import errno as _errno
 import functools
 import json
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
