@@ -631,7 +631,7 @@ def compare_each(a: str, b: str, param: str, values, **kwargs) -> dict:
     if not values:
         raise ParameterError("values", values, f"at least one value of {param}")
     if param in kwargs:
-        raise ParameterError(param, kwargs[param], f"not also a keyword: it is the "
+        raise ParameterError(param, kwargs[param], "not also a keyword: it is the "
                              "parameter being varied")
     return {v: compare(a, b, **{param: v}, **kwargs) for v in values}
 

@@ -10,7 +10,6 @@ import errno
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -205,8 +204,15 @@ def test_probe_on_this_machine_names_the_errno_of_every_missing_event():
             assert r.reason.endswith(f"({errno.errorcode[r.errno]})"), r
 
 
+def _failed(name, err, paranoid=3):
+    """What the probe reports for an event whose open failed with ``err``
+    (the reason is the C side's wording, as the real probe gives it)."""
+    kind = "hardware" if name in C.HARDWARE_EVENTS else "software"
+    return C.ProbeResult(name, kind, False, err, C.reason_for_errno(err, name, paranoid))
+
+
 def _fake_probe(monkeypatch, err):
-    res = {r.name: r for r in C._probe_all(syscall=_fake_syscall(err), paranoid=3)}
+    res = {n: _failed(n, err) for n in C.EVENTS}
     monkeypatch.setattr(C, "probe", lambda refresh=False: res)
     return res
 
@@ -229,13 +235,10 @@ def test_how_to_enable_gives_the_fix_for_each_errno(monkeypatch, err, fix):
 
 
 def test_no_pmu_leaves_software_counters_and_names_the_hardware_reason(monkeypatch):
-    def no_pmu(nr, attr, *rest):        # hardware events fail, software ones open
-        if int.from_bytes(bytes(attr)[:4], sys.byteorder) != 1:  # not PERF_TYPE_SOFTWARE
-            ctypes.set_errno(errno.ENOENT)
-            return -1
-        return C._libc().syscall(nr, attr, *rest)
-
-    res = {r.name: r for r in C._probe_all(syscall=no_pmu)}
+    # hardware events fail as they do without a PMU; software ones as probed
+    real = C.probe(refresh=True)
+    res = {n: _failed(n, errno.ENOENT) if n in C.HARDWARE_EVENTS else real[n]
+           for n in C.EVENTS}
     if not res["task-clock"].supported:
         pytest.skip(f"perf_event_open unusable here: {res['task-clock'].reason}")
     monkeypatch.setattr(C, "probe", lambda refresh=False: res)
