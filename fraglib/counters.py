@@ -13,25 +13,24 @@ one per (thread, event), plus one summed row per event. A value that was not
 counted stays ``None`` with a reason; it is never turned into 0.
 
 :func:`probe` asks the kernel which events this machine can count, through
-the engine's own code (``perfctr.c``, via the library), and :data:`COLLECTORS` says which
-measurement back ends (engine counters, valgrind, perf record, perf stat) can
-run here and why not.
+the engine's own code (``perfctr.c``, via the library).
+
+The measurement back ends (engine counters, valgrind, perf record, perf
+stat) live in :mod:`fraglib.collectors`; ``COLLECTORS``, ``get_collector``
+and ``how_to_enable`` are still reachable here for older callers.
 """
 
 from __future__ import annotations
 
-import errno as _errno
 import functools
 import json
 import os
-import shutil
-import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .exceptions import CollectorUnavailable, UnknownNameError
+from .exceptions import UnknownNameError
 
 __all__ = [
     "EVENTS",
@@ -40,17 +39,17 @@ __all__ = [
     "CounterRecord",
     "CounterSet",
     "ProbeResult",
-    "Collector",
-    "COLLECTORS",
+    "make_record",
     "parse_counters",
     "load_counters",
     "reason_for_errno",
     "perf_event_paranoid",
     "probe",
-    "get_collector",
-    "how_to_enable",
 ]
 
+#: names that moved to fraglib.collectors, still served from here (PEP 562)
+_MOVED = ("COLLECTORS", "Collector", "get_collector", "how_to_enable", "EngineCounters",
+          "Valgrind", "PerfRecord", "PerfStat")
 
 
 @functools.lru_cache(maxsize=1)
@@ -72,6 +71,9 @@ def __getattr__(name: str):
     # (PEP 562), so importing this module builds nothing.
     if name in ("EVENTS", "HARDWARE_EVENTS", "SOFTWARE_EVENTS"):
         return _events()[name]
+    if name in _MOVED:
+        from . import collectors
+        return getattr(collectors, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -209,7 +211,7 @@ class CounterRecord:
 
     def with_packets(self, packets: int | None) -> CounterRecord:
         """Return a copy whose ``per_packet`` is ``scaled / packets``."""
-        return _make_record(self.name, self.thread, self.value, self.time_enabled,
+        return make_record(self.name, self.thread, self.value, self.time_enabled,
                             self.time_running, self.errno, self.reason, packets,
                             threads=self.threads)
 
@@ -225,11 +227,16 @@ class CounterRecord:
         }
 
 
-def _make_record(name: str, thread: int | str, value: int | None,
-                 enabled: int | None, running: int | None, err: int,
-                 reason: str | None, packets: int | None,
-                 threads: int = 1) -> CounterRecord:
-    """Derive scaled value, ratio and status from the raw fields."""
+def make_record(name: str, thread: int | str, value: int | None,
+                enabled: int | None, running: int | None, err: int,
+                reason: str | None, packets: int | None = None,
+                threads: int = 1) -> CounterRecord:
+    """Build a :class:`CounterRecord`, deriving scaled value, ratio and status.
+
+    ``enabled``/``running`` are ``time_enabled``/``time_running`` (ns, None
+    when not reported); ``err`` the open's errno; ``reason`` why there is
+    no value (required when ``value`` is None).
+    """
     scaled: float | None = None
     ratio: float | None = None
     if value is None:
@@ -267,7 +274,7 @@ def _sum_records(name: str, rows: Sequence[CounterRecord],
             reason = reasons.pop()
         else:
             reason = "; ".join(f"thread {r.thread}: {r.reason}" for r in missing)
-        return _make_record(name, "all", None, None, None,
+        return make_record(name, "all", None, None, None,
                             next((r.errno for r in missing if r.errno), 0),
                             reason, packets, threads=len(rows))
     value = sum(r.value for r in rows)
@@ -275,7 +282,7 @@ def _sum_records(name: str, rows: Sequence[CounterRecord],
                      for r in rows)
     enabled = sum(r.time_enabled for r in rows) if have_times else None
     running = sum(r.time_running for r in rows) if have_times else None
-    rec = _make_record(name, "all", value, enabled, running, 0, None, packets,
+    rec = make_record(name, "all", value, enabled, running, 0, None, packets,
                        threads=len(rows))
     # Scale per thread, then sum: each thread was multiplexed on its own.
     scaled = sum(r.scaled for r in rows)
@@ -414,7 +421,7 @@ def parse_counters(counters: Any, packets: int | None = None) -> CounterSet:
             if value is not None and err:
                 # A value and an error: trust the error, keep no number.
                 reason, value = reason or reason_for_errno(err, name), None
-            rows.append(_make_record(name, tid, value, ev.get("time_enabled"),
+            rows.append(make_record(name, tid, value, ev.get("time_enabled"),
                                      ev.get("time_running"), err, reason, None))
             if name not in order:
                 order.append(name)
@@ -491,188 +498,3 @@ def probe(refresh: bool = False) -> dict[str, ProbeResult]:
     if refresh:
         _probe_cached.cache_clear()
     return {r.name: r for r in _probe_cached()}
-
-
-# --------------------------------------------------------------------------
-# collectors
-
-
-class Collector:
-    """A measurement back end and whether it can run on this machine.
-
-    Subclasses implement :meth:`available`; :meth:`require` turns a
-    negative answer into :class:`~fraglib.exceptions.CollectorUnavailable`.
-    """
-
-    name = ""
-    description = ""
-
-    def available(self) -> tuple[bool, str]:
-        """Return ``(ok, reason)``; the reason also says what is partial."""
-        raise NotImplementedError
-
-    def require(self) -> str:
-        """Return the reason if available, else raise ``CollectorUnavailable``."""
-        ok, reason = self.available()
-        if not ok:
-            raise CollectorUnavailable(self.name, reason)
-        return reason
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r}>"
-
-
-def _hw_summary(results: Mapping[str, ProbeResult]) -> tuple[list[str], str]:
-    hw = [r for r in results.values() if r.kind == "hardware"]
-    ok = [r.name for r in hw if r.supported]
-    if len(ok) == len(hw):
-        return ok, "hardware and software events"
-    reasons = sorted({r.reason for r in hw if not r.supported})
-    if not ok:
-        return ok, "software events only; hardware: " + "; ".join(reasons)
-    missing = [r.name for r in hw if not r.supported]
-    return ok, (f"partial hardware ({', '.join(missing)}: " + "; ".join(reasons) + ")")
-
-
-class EngineCounters(Collector):
-    name = "counters"
-    description = "perf_event_open groups inside the engine, around the measured region"
-
-    def available(self) -> tuple[bool, str]:
-        res = probe()
-        clock = res["task-clock"]
-        if not clock.supported:
-            return False, f"task-clock: {clock.reason}"
-        return True, _hw_summary(res)[1]
-
-
-def _tool_version(exe: str, *args: str) -> str | None:
-    try:
-        out = subprocess.run([exe, *args], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    text = (out.stdout or out.stderr).strip()
-    return text.splitlines()[0] if out.returncode == 0 and text else None
-
-
-class Valgrind(Collector):
-    name = "valgrind"
-    description = "callgrind cache and branch simulation (deterministic, simulated)"
-
-    def available(self) -> tuple[bool, str]:
-        exe = shutil.which("valgrind")
-        if exe is None:
-            return False, "valgrind not installed (not on PATH)"
-        ver = _tool_version(exe, "--version")
-        if ver is None:
-            return False, f"{exe} --version failed"
-        return True, ver
-
-
-class _Perf(Collector):
-    def _perf(self) -> tuple[str | None, str]:
-        exe = shutil.which("perf")
-        if exe is None:
-            return None, "perf not installed (not on PATH)"
-        ver = _tool_version(exe, "--version")
-        if ver is None:
-            # Debian's /usr/bin/perf wrapper fails without a matching linux-perf.
-            return None, f"{exe} --version failed (no perf for this kernel?)"
-        return exe, ver
-
-    def _permitted(self) -> str | None:
-        """None when user-space self-profiling is allowed, else why not."""
-        if os.geteuid() == 0:
-            return None
-        p = perf_event_paranoid()
-        if p is not None and p > 2:
-            return f"not permitted: perf_event_paranoid={p} (needs <= 2 or root)"
-        return None
-
-
-class PerfRecord(_Perf):
-    name = "perf-record"
-    description = "perf record -g sampling, perf report top functions"
-
-    def available(self) -> tuple[bool, str]:
-        exe, ver = self._perf()
-        if exe is None:
-            return False, ver
-        denied = self._permitted()
-        if denied:
-            return False, denied
-        ok, _ = _hw_summary(probe())
-        if "cycles" in ok:
-            return True, f"{ver}; samples on cycles"
-        return True, f"{ver}; no cycles event, samples on cpu-clock (software timer)"
-
-
-class PerfStat(_Perf):
-    name = "perf-stat"
-    description = "perf stat around a whole engine process"
-
-    def available(self) -> tuple[bool, str]:
-        exe, ver = self._perf()
-        if exe is None:
-            return False, ver
-        denied = self._permitted()
-        if denied:
-            return False, denied
-        return True, f"{ver}; {_hw_summary(probe())[1]}"
-
-
-#: Registry of measurement back ends, by name.
-COLLECTORS: dict[str, Collector] = {}
-
-
-def _register(c: Collector) -> None:
-    COLLECTORS[c.name] = c
-
-
-def get_collector(name: str) -> Collector:
-    """Return the registered collector ``name`` or raise UnknownNameError."""
-    try:
-        return COLLECTORS[name]
-    except KeyError:
-        raise UnknownNameError("collector", name, COLLECTORS) from None
-
-
-def _iter_collectors() -> Iterable[Collector]:
-    return (EngineCounters(), Valgrind(), PerfRecord(), PerfStat())
-
-
-for _c in _iter_collectors():
-    _register(_c)
-del _c
-
-
-def how_to_enable() -> list[str]:
-    """Hints, one per missing capability, for what a user could change.
-
-    Returns
-    -------
-    list of str
-        Empty when every event and collector is available.
-    """
-    hints = []
-    res = probe()
-    errs = {r.errno for r in res.values() if not r.supported}
-    if any(r.kind == "hardware" and r.errno in (_errno.ENOENT, _errno.EOPNOTSUPP)
-           for r in res.values() if not r.supported):
-        hints.append("hardware counters need a PMU: run on bare metal or a VM with a "
-                     "virtual PMU (KVM: -cpu host,pmu=on); meanwhile the 'valgrind' "
-                     "collector gives simulated instructions and cache misses")
-    if errs & {_errno.EACCES, _errno.EPERM}:
-        hints.append("lower kernel.perf_event_paranoid (sysctl -w "
-                     "kernel.perf_event_paranoid=1) or grant CAP_PERFMON")
-    if _errno.ENOSYS in errs:
-        hints.append("the kernel lacks perf_event_open (CONFIG_PERF_EVENTS=n) or a "
-                     "seccomp filter blocks it (containers: --security-opt seccomp=...)")
-    for name, c in COLLECTORS.items():
-        ok, why = c.available()
-        if not ok and "not installed" in why:
-            pkg = "valgrind" if name == "valgrind" else "linux-perf (Debian) / linux-tools"
-            hints.append(f"{name}: install {pkg}")
-        elif not ok:
-            hints.append(f"{name}: {why}")
-    return list(dict.fromkeys(hints))

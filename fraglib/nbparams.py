@@ -54,6 +54,13 @@ def _at_least(lo):
     return check
 
 
+def _resamples(name, v):
+    # the verdict's own floor (fraglib.stats.MIN_RESAMPLES), so a notebook
+    # parameter is refused here exactly when compare()/verdict() would refuse it
+    from .stats.validation import MIN_RESAMPLES
+    _at_least(MIN_RESAMPLES)(name, v)
+
+
 def _bad(name, v, allowed):
     raise ParameterError(name, v, allowed)
 
@@ -68,7 +75,7 @@ RULES = {
     "packets": _engine("packets"), "mss": _engine("mss"), "cpu2": _engine("cpu2"),
     "seed": _engine("seed"),
     "repeats": _at_least(1), "builds": _at_least(1), "processes": _at_least(2),
-    "top": _at_least(1), "resamples": _at_least(100), "slowdowns": _at_least(0),
+    "top": _at_least(1), "resamples": _resamples, "slowdowns": _at_least(0),
 }
 #: list parameters whose elements must be among the default's
 _CHOICES = ("modes", "cpus")

@@ -22,71 +22,26 @@ method was used.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .counters import COLLECTORS
+from .collectors import COLLECTORS, get_collector
+from .collectors.perf_record import (PERF_CTL_VAR, PERF_REGION, FunctionCost,  # noqa: F401
+                                     parse_perf_report)
 from .engine import run_engine
 from .exceptions import CollectorUnavailable, EngineError, ParameterError
-from .valgrind import _engine_path, callgrind_wrapper, parse_callgrind, valgrind_version
+from .valgrind import _engine_path, valgrind_version
 
 __all__ = ["FunctionCost", "Profile", "profile", "parse_perf_report", "METHODS"]
 
 METHODS = ("auto", "perf-record", "callgrind")
 #: default packets: enough samples at perf's 4 kHz default, yet < 1 s.
 PERF_PACKETS = 1 << 24
-#: environment variable that hands the engine its ends of perf's control
-#: pipes ("ctl_fd,ack_fd"; csrc/perfctr.c)
-PERF_CTL_VAR = "FRAGLIB_PERF_CTL"
-#: what a perf-record profile covers
-PERF_REGION = ("measured region only: perf starts disabled and the engine switches it "
-               "on and off around the region (perf record --control); TSC calibration, "
-               "set-up, warm-up before the first measured sample and output are excluded")
 #: callgrind runs ~50x slower; instruction counts need far fewer packets.
 CALLGRIND_PACKETS = 1 << 16
-
-
-@dataclass(frozen=True)
-class FunctionCost:
-    """One function's share of a profile.
-
-    Attributes
-    ----------
-    name : str
-        Symbol name.
-    self_share : float
-        Fraction (0-1) of all samples / instructions in the function itself.
-    inclusive_share : float or None
-        With its callees; None for perf (``--no-children`` gives self only).
-    count : int
-        Samples (perf) or instructions (callgrind) in the function itself.
-    dso : str
-        Object it lives in (``fraglib-engine-topdown``, ``libc.so.6``, ...).
-    kernel : bool
-        True for a kernel symbol.
-    """
-
-    name: str
-    self_share: float
-    inclusive_share: float | None
-    count: int
-    dso: str = ""
-    kernel: bool = False
-
-    def __post_init__(self):
-        if not self.name:
-            raise ValueError("name must be non-empty")
-        if not 0.0 <= self.self_share <= 1.0 + 1e-9:
-            raise ValueError(f"{self.name}: self_share {self.self_share!r} not in [0, 1]")
-        if self.count < 0:
-            raise ValueError(f"{self.name}: count {self.count!r} < 0")
 
 
 @dataclass(frozen=True)
@@ -152,67 +107,15 @@ class Profile:
 # perf
 
 
-_PERF_ROW = re.compile(r"^\s*([\d.]+)%\s*\|\s*(\d+)\s*\|([^|]*)\|\s*\[(.)\]\s+(.+?)\s*$")
-_PERF_EVENT = re.compile(r"^# Samples: \S+\s+of event '([^']+)'", re.M)
-
-
-def parse_perf_report(text: str) -> tuple[str, list[FunctionCost], int]:
-    """Parse ``perf report --stdio --no-children -F overhead,sample,dso,sym -t '|'``.
-
-    Returns
-    -------
-    (event, functions, total_samples)
-        ``event`` without perf's modifiers (``cpu-clock``, ``cycles``).
-    """
-    m = _PERF_EVENT.search(text)
-    event = m.group(1).split(":")[0] if m else "unknown"
-    rows = []
-    for line in text.splitlines():
-        r = _PERF_ROW.match(line)
-        if r:
-            rows.append(FunctionCost(name=r.group(5), self_share=float(r.group(1)) / 100.0,
-                                     inclusive_share=None, count=int(r.group(2)),
-                                     dso=r.group(3).strip(), kernel=r.group(4) == "k"))
-    rows.sort(key=lambda f: (-f.count, f.name))
-    return event, rows, sum(f.count for f in rows)
-
-
 def _perf_profile(design: str, workload: str, params: dict, build: Mapping,
                   timeout: float, top: int) -> Profile:
-    perf = shutil.which("perf")
-    if perf is None:
-        raise CollectorUnavailable("perf-record", "perf not installed (not on PATH)")
     path = _engine_path(design, build)
-    with tempfile.TemporaryDirectory(prefix="fraglib-perf-") as tmp:
-        data = Path(tmp) / "perf.data"
-        # perf reads commands from ctl_r and acks on ack_w; the engine
-        # writes "enable"/"disable" to ctl_w and waits on ack_r.
-        ctl_r, ctl_w = os.pipe()
-        ack_r, ack_w = os.pipe()
-        fds = (ctl_r, ctl_w, ack_r, ack_w)
-        try:
-            run_engine(path, params, timeout=timeout,
-                       wrapper=[perf, "record", "-g", "-q", "--delay=-1",
-                                "--control", f"fd:{ctl_r},{ack_w}",
-                                "-o", str(data), "--"],
-                       env={PERF_CTL_VAR: f"{ctl_w},{ack_r}"}, pass_fds=fds)
-        except EngineError as e:
-            raise CollectorUnavailable("perf-record", f"perf record failed: {e}") from e
-        finally:
-            for fd in fds:
-                os.close(fd)
-        rep = subprocess.run([perf, "report", "-i", str(data), "--stdio", "--no-children",
-                              "-g", "none", "-F", "overhead,sample,dso,sym", "-t", "|"],
-                             capture_output=True, text=True, timeout=timeout)
-    if rep.returncode:
-        raise CollectorUnavailable("perf-record",
-                                   f"perf report exited {rep.returncode}: "
-                                   f"{rep.stderr.strip()[-300:]}")
-    event, rows, total = parse_perf_report(rep.stdout)
-    if not rows:
-        raise CollectorUnavailable("perf-record", "perf recorded no samples")
-    return Profile(design, workload, "perf-record", event, tuple(rows[:top]), total,
-                   params=params, region=PERF_REGION)
+    with get_collector("perf-record").collect(timeout=timeout) as c:
+        c.record(run_engine(path, c.engine_params(params), timeout=timeout,
+                            **c.run_kwargs()))
+    rep = c.result
+    return Profile(design, workload, "perf-record", rep.event, rep.functions[:top],
+                   rep.total, params=c.engine_params(params), region=PERF_REGION)
 
 
 # --------------------------------------------------------------------------
@@ -226,16 +129,10 @@ def _callgrind_profile(design: str, workload: str, params: dict, build: Mapping,
     # The workload's run function is the measured region (wl_<name>.c
     # defines <name>_run); the TSC calibration and the printing are not.
     region = f"{workload}_run"
-    with tempfile.TemporaryDirectory(prefix="fraglib-cgp-") as tmp:
-        out = Path(tmp) / "callgrind.out"
-        run_engine(path, params, env_pad=0, timeout=timeout,
-                   wrapper=callgrind_wrapper([region], out))
-        prof = parse_callgrind(out.read_text())
-        if not prof.summary.get("Ir"):
-            # No function of that name: fall back to the whole process.
-            run_engine(path, params, env_pad=0, timeout=timeout,
-                       wrapper=callgrind_wrapper([], out, collect_atstart=True))
-            prof = parse_callgrind(out.read_text())
+    prof = _callgrind(path, params, timeout, functions=[region])
+    if not prof.summary.get("Ir"):
+        # No function of that name: fall back to the whole process.
+        prof = _callgrind(path, params, timeout, collect_atstart=True)
     total = prof.summary.get("Ir", 0)
     if not total:
         raise EngineError("callgrind collected no instructions", design, workload)
@@ -252,6 +149,14 @@ def _callgrind_profile(design: str, workload: str, params: dict, build: Mapping,
     return Profile(design, workload, "callgrind", "Ir", tuple(rows[:top]), total,
                    params=params, region=f"{region} and its callees (set-up before the "
                    "measured region included; calibration and output excluded)")
+
+
+def _callgrind(path: Path, params: dict, timeout: float, **options: Any):
+    """One engine run under the valgrind collector; its CallgrindProfile."""
+    with get_collector("valgrind").collect(**options) as c:
+        c.record(run_engine(path, c.engine_params(params), timeout=timeout,
+                            **c.run_kwargs()))
+    return c.result
 
 
 def _dso_of(name: str) -> str:

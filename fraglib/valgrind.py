@@ -26,12 +26,13 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .collectors import get_collector
+from .collectors.callgrind import callgrind_wrapper
 from .engine import run_engine
 from .exceptions import CollectorUnavailable, EngineError, ParameterError
 
@@ -372,39 +373,10 @@ def design_functions(design: str) -> tuple[str, ...]:
 
 
 def _engine_path(design: str, build_kw: Mapping[str, Any]) -> Path:
+    """The design's engine executable, built (or reused) by ``_build``."""
     from . import _build
 
     return Path(_build.build_engine(design, **dict(build_kw)).path)
-
-
-def callgrind_wrapper(functions: Sequence[str], out_file: str | os.PathLike, *,
-                      cache: Mapping[str, tuple[int, int, int]] | None = None,
-                      collect_atstart: bool = False) -> list[str]:
-    """The valgrind command to put in front of the engine's argv.
-
-    Parameters
-    ----------
-    functions : sequence of str
-        Function names for ``--toggle-collect`` (wildcards allowed). Empty
-        with ``collect_atstart=True`` profiles the whole process.
-    out_file : path
-        ``--callgrind-out-file``.
-    cache : dict, optional
-        ``{"I1"|"D1"|"LL": (size, assoc, line)}`` to fix the simulated
-        geometry; default: valgrind's guess from the host's cpuid.
-    collect_atstart : bool
-        Collect from the start instead of only inside ``functions``.
-    """
-    cmd = ["valgrind", "--tool=callgrind", "--cache-sim=yes", "--branch-sim=yes",
-           f"--collect-atstart={'yes' if collect_atstart else 'no'}",
-           f"--callgrind-out-file={out_file}"]
-    cmd += [f"--toggle-collect={f}" for f in functions]
-    for level, geo in (cache or {}).items():
-        if level not in ("I1", "D1", "LL"):
-            raise ParameterError("cache", level, "I1, D1 or LL")
-        size, assoc, line = geo
-        cmd.append(f"--{level}={size},{assoc},{line}")
-    return cmd
 
 
 def callgrind_costs(design: str, workload: str = "fastpath", *,
@@ -450,14 +422,15 @@ def callgrind_costs(design: str, workload: str = "fastpath", *,
     """
     tool = valgrind_version()
     functions = tuple(functions or design_functions(design))
-    params = {"workload": workload, **params, "counters": 0}
+    params = {"workload": workload, **params}
     path = _engine_path(design, build or {})
-    with tempfile.TemporaryDirectory(prefix="fraglib-cg-") as tmp:
-        out_file = Path(keep) if keep else Path(tmp) / "callgrind.out"
-        # env_pad=0: the simulated caches see addresses, keep them fixed.
-        result = run_engine(path, params, env_pad=0, timeout=timeout,
-                            wrapper=callgrind_wrapper(functions, out_file, cache=cache))
-        prof = parse_callgrind(out_file.read_text())
+    with get_collector("valgrind").collect(Path(keep).parent if keep else None,
+                                           functions=functions, cache=cache) as c:
+        c.record(run_engine(path, c.engine_params(params), timeout=timeout,
+                            **c.run_kwargs()))
+    prof, result, params = c.result, c.document, c.engine_params(params)
+    if keep and Path(keep).name != "callgrind.out":
+        (Path(keep).parent / "callgrind.out").replace(keep)
     stderr = result.get("_stderr", "")
     packets = int(sum(result.get("packets") or []))
     if packets <= 0:

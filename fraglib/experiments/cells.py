@@ -107,8 +107,7 @@ def cell_verdicts(df: pd.DataFrame, baseline: str, designs: Sequence[str] | None
             pairs = sub.pivot_table(index="repeat", columns="design", values=value).dropna()
             if baseline not in pairs or d not in pairs or len(pairs) < 2:
                 continue
-            obs = sub.assign(build=0, pair=sub["repeat"].astype(int), value=sub[value])
-            v = _stats.verdict(obs[["build", "pair", "design", "value"]], baseline, d,
+            v = _stats.verdict(_stats.observations_from_grid(sub, value), baseline, d,
                                resamples=resamples, seed=seed)
             cells.append({"design": d, "baseline": baseline, **dict(zip(by, key)),
                           "label": f"{d} · " + " · ".join(map(str, key)), "verdict": v})
@@ -125,15 +124,15 @@ def pairwise(df: pd.DataFrame, a: str, b: str, by: Sequence[str] = ("size", "ali
     """B against A in every cell: paired ratio, CI and verdict.
 
     Runs of the same repeat form a pair; with a single build the CI is a
-    bootstrap over pairs. Holm-corrected across cells. Each run's value is
+    bootstrap over pairs (:func:`fraglib.stats.observations_from_grid`).
+    Holm-corrected across cells. Each run's value is
     ``value_cpp`` (:func:`fraglib.stats.process_value`), or ``median_cpp``
     for a frame made before that column existed.
     """
     col = "value_cpp" if "value_cpp" in df.columns else "median_cpp"
     cells = []
     for key, sub in df[df.design.isin([a, b])].groupby(list(by), sort=True):
-        obs = sub.assign(build=0, pair=sub["repeat"], value=sub[col])
-        v = _stats.verdict(obs[["build", "pair", "design", "value"]], a, b,
+        v = _stats.verdict(_stats.observations_from_grid(sub, col), a, b,
                            resamples=resamples, seed=seed)
         cells.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))),
                       "verdict": v})

@@ -1,0 +1,148 @@
+"""Few builds, and planning the next experiment: t interval, interim half-width, pairs per build, MDE grid.
+
+Part of :mod:`fraglib.stats` (its docstring has the data model).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _sps
+
+from .bootstrap import hierarchical_bootstrap_ci, mde, paired_log_ratios
+from .verdict import Verdict, decide_kind
+
+
+# ---- few builds, and planning the next experiment ---------------------------
+
+
+def build_t_interval(obs: pd.DataFrame, a: object, b: object, *,
+                     confidence: float = 0.95) -> tuple[float, float] | None:
+    """Student-t interval of the ratio from the build means alone.
+
+    Each build's mean log ratio is one observation (its variance is
+    ``sigma_build**2 + sigma_pair**2 / n_pairs``, both levels at once); the
+    interval is ``exp(mean ± t[n_builds - 1] * sd / sqrt(n_builds))``. This is
+    the textbook interval for a few clusters. None with fewer than 2 builds.
+    """
+    lr = paired_log_ratios(obs, a, b)
+    m = lr.groupby("build")["log_ratio"].mean().to_numpy(float)
+    if m.size < 2:
+        return None
+    half = (_sps.t.ppf(0.5 + confidence / 2.0, m.size - 1)
+            * m.std(ddof=1) / math.sqrt(m.size))
+    return float(np.exp(m.mean() - half)), float(np.exp(m.mean() + half))
+
+
+def guard_few_builds(v: Verdict, obs: pd.DataFrame, a: object, b: object
+                     ) -> tuple[Verdict, str]:
+    """Widen the bootstrap CI to at least the build-level t interval.
+
+    With few builds the percentile hierarchical bootstrap undercovers
+    (:func:`hierarchical_bootstrap_ci`, Notes): three builds give at most
+    ten distinct build draws, and its interval is about half as wide as the
+    t interval with 2 degrees of freedom. On the EPYC VM a layout build alone
+    moves topdown by several percent, so an A/A run over three or four
+    builds would then "find" a difference about one time in three. The
+    verdict keeps the union of the two intervals and its kind is re-decided
+    on it by :func:`decide_kind` (a layout-sensitive verdict stays so).
+
+    Returns
+    -------
+    (Verdict, str)
+        The verdict (unchanged when the bootstrap interval already covers
+        the t interval) and a phrase naming the interval used.
+    """
+    boot = "hierarchical bootstrap"
+    t_ci = build_t_interval(obs, a, b, confidence=v.confidence)
+    if t_ci is None:
+        return v, boot + " (1 build: layout noise not sampled)"
+    lo, hi = min(v.ci_lo, t_ci[0]), max(v.ci_hi, t_ci[1])
+    if (lo, hi) == (v.ci_lo, v.ci_hi):
+        return v, boot
+    kind = decide_kind(lo, hi, v.builds_faster, v.builds_slower)
+    v = dataclasses.replace(v, kind=kind, ci_lo=lo, ci_hi=hi, text="")
+    return v, f"{boot}, widened to the Student-t interval of {v.n_builds} build means"
+
+
+def interim_halfwidth(obs: pd.DataFrame, a: object, b: object, *,
+                      confidence: float = 0.95, resamples: int = 2000,
+                      seed=0) -> float:
+    """Half-width of the interval a verdict on `obs` would report now.
+
+    The union of the hierarchical bootstrap interval (`resamples`) and the
+    build-level t interval, as :func:`comparison_verdict`; ``inf`` with
+    fewer than 2 pairs.
+    """
+    if len(obs) < 4:
+        return math.inf
+    lo, hi = hierarchical_bootstrap_ci(obs, a, b, confidence=confidence,
+                                       resamples=resamples, seed=seed)
+    t_ci = build_t_interval(obs, a, b, confidence=confidence)
+    if t_ci is not None:
+        lo, hi = min(lo, t_ci[0]), max(hi, t_ci[1])
+    return (hi - lo) / 2.0
+
+
+def optimal_pairs(sigma_build: float, sigma_pair: float, seconds_per_build: float,
+                  seconds_per_pair: float, *, lo: int = 2, hi: int = 64) -> int:
+    """Pairs per build that minimise the variance for a given time.
+
+    Kalibera & Jones' dimensioning for two levels: with cost ``c_b`` per
+    build and ``c_p`` per pair, ``n_pairs = sqrt(c_b * sigma_pair**2 /
+    (c_p * sigma_build**2))`` minimises ``sigma_build**2 / n_b +
+    sigma_pair**2 / (n_b * n_pairs)`` for a fixed total cost. Clipped to
+    ``[lo, hi]`` (``hi`` also when ``sigma_build`` is 0 or unknown).
+    """
+    if not (math.isfinite(sigma_pair) and seconds_per_pair > 0):
+        return lo
+    if not (math.isfinite(sigma_build) and sigma_build > 0):
+        return hi
+    n = math.sqrt(max(seconds_per_build, 0.0) * sigma_pair ** 2
+                  / (seconds_per_pair * sigma_build ** 2))
+    return int(min(hi, max(lo, round(n))))
+
+
+def mde_grid(sigma_build: float, sigma_pair: float, *,
+             builds=(1, 2, 4, 8, 16, 32), pairs=(2, 4, 8, 16, 32),
+             seconds_per_build: float | None = None,
+             seconds_per_pair: float | None = None) -> pd.DataFrame:
+    """The MDE of every builds x pairs design, and what it would cost.
+
+    :func:`mde` with the measured variance components (Kalibera & Jones'
+    dimensioning: put repetitions where the variance is, relative to their
+    cost).
+
+    Parameters
+    ----------
+    sigma_build, sigma_pair : float
+        Between- and within-build SD of the log ratio (e.g. from an A/A
+        comparison's verdict). NaN is read as 0.
+    builds, pairs : sequence of int
+        Layout builds, and ABBA pairs per build.
+    seconds_per_build, seconds_per_pair : float, optional
+        Measured costs (e.g. from ``Comparison.costs()``); add a ``seconds``
+        column when both are given.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``builds, pairs, processes, mde`` (relative, 0.005 = 0.5 %)
+        and optionally ``seconds``.
+    """
+    sb = 0.0 if sigma_build is None or math.isnan(sigma_build) else sigma_build
+    sp = 0.0 if sigma_pair is None or math.isnan(sigma_pair) else sigma_pair
+    rows = []
+    for nb in builds:
+        for npr in pairs:
+            row = {"builds": int(nb), "pairs": int(npr), "processes": 2 * int(nb) * int(npr),
+                   "mde": mde(sb, sp, int(nb), int(npr))}
+            if seconds_per_build is not None and seconds_per_pair is not None:
+                row["seconds"] = nb * seconds_per_build + nb * npr * seconds_per_pair
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
