@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fraglib import counters as C
-from fraglib.exceptions import CollectorUnavailable, UnknownNameError
+from fraglib.exceptions import UnknownNameError
 
 FIX = Path(__file__).parent / "fixtures" / "counters"
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,91 +202,6 @@ def test_probe_on_this_machine_names_the_errno_of_every_missing_event():
             # a failed open: the engine's wording for this errno, which names it
             assert r.reason == C.reason_for_errno(r.errno, name), r
             assert r.reason.endswith(f"({errno.errorcode[r.errno]})"), r
-
-
-def _failed(name, err, paranoid=3):
-    """What the probe reports for an event whose open failed with ``err``
-    (the reason is the C side's wording, as the real probe gives it)."""
-    kind = "hardware" if name in C.HARDWARE_EVENTS else "software"
-    return C.ProbeResult(name, kind, False, err, C.reason_for_errno(err, name, paranoid))
-
-
-def _fake_probe(monkeypatch, err):
-    res = {n: _failed(n, err) for n in C.EVENTS}
-    monkeypatch.setattr(C, "probe", lambda refresh=False: res)
-    return res
-
-
-@pytest.mark.parametrize("err,fix", [
-    (errno.ENOENT, "run on bare metal or a VM with a virtual PMU"),
-    (errno.EACCES, "sysctl -w kernel.perf_event_paranoid=1"),
-    (errno.EPERM, "sysctl -w kernel.perf_event_paranoid=1"),
-    (errno.ENOSYS, "CONFIG_PERF_EVENTS=n"),
-])
-def test_how_to_enable_gives_the_fix_for_each_errno(monkeypatch, err, fix):
-    _fake_probe(monkeypatch, err)
-    hints = C.how_to_enable()
-    assert sum(fix in h for h in hints) == 1, hints
-    # task-clock cannot open either: the engine's counters are unusable, and say why
-    ok, why = C.get_collector("counters").available()
-    assert not ok
-    assert why == "task-clock: " + C.reason_for_errno(err, "task-clock", paranoid=3)
-    assert f"counters: {why}" in hints
-
-
-def test_no_pmu_leaves_software_counters_and_names_the_hardware_reason(monkeypatch):
-    # hardware events fail as they do without a PMU; software ones as probed
-    real = C.probe(refresh=True)
-    res = {n: _failed(n, errno.ENOENT) if n in C.HARDWARE_EVENTS else real[n]
-           for n in C.EVENTS}
-    if not res["task-clock"].supported:
-        pytest.skip(f"perf_event_open unusable here: {res['task-clock'].reason}")
-    monkeypatch.setattr(C, "probe", lambda refresh=False: res)
-    assert C.get_collector("counters").available() == (
-        True, "software events only; hardware: not supported: no PMU (ENOENT)")
-    assert any("virtual PMU" in h for h in C.how_to_enable())
-
-
-def test_how_to_enable_names_the_package_of_a_missing_tool(monkeypatch):
-    _fake_probe(monkeypatch, errno.ENOENT)
-    monkeypatch.setattr(C.shutil, "which", lambda exe: None)
-    assert C.get_collector("valgrind").available() == (
-        False, "valgrind not installed (not on PATH)")
-    assert C.get_collector("perf-record").available() == (
-        False, "perf not installed (not on PATH)")
-    hints = C.how_to_enable()
-    assert "valgrind: install valgrind" in hints
-    assert "perf-record: install linux-perf (Debian) / linux-tools" in hints
-    assert "perf-stat: install linux-perf (Debian) / linux-tools" in hints
-
-
-def test_perf_collectors_refuse_a_non_root_user_above_paranoid_2(monkeypatch):
-    monkeypatch.setattr(C.os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(C, "perf_event_paranoid", lambda: 3)
-    assert C.PerfStat()._permitted() == ("not permitted: perf_event_paranoid=3 "
-                                         "(needs <= 2 or root)")
-    monkeypatch.setattr(C.os, "geteuid", lambda: 0)
-    assert C.PerfStat()._permitted() is None
-
-
-def test_collectors_registry():
-    assert list(C.COLLECTORS) == ["counters", "valgrind", "perf-record", "perf-stat"]
-    for name, c in C.COLLECTORS.items():
-        assert c.name == name and C.get_collector(name) is c
-    with pytest.raises(UnknownNameError, match="one of counters, perf-record, "
-                                               "perf-stat, valgrind"):
-        C.get_collector("nope")
-
-
-def test_require_raises_collector_unavailable():
-    class Never(C.Collector):
-        name = "never"
-
-        def available(self):
-            return False, "not installed"
-
-    with pytest.raises(CollectorUnavailable, match="never unavailable: not installed"):
-        Never().require()
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="no gcc")
