@@ -1,6 +1,7 @@
 """Issue 14: engine faults isolated, SIGKILL + resume, a notebook typo refused
 before anything runs, long runs estimated and refused or reported."""
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import fraglib
 from fraglib import notebooks, resume, store
 from fraglib.experiments import schedule
 from fraglib.exceptions import EngineError, ParameterError
+from fraglib.spec import Labels, RunSpec
 
 
 @pytest.fixture(autouse=True)
@@ -147,14 +149,14 @@ def test_a_long_run_reports_progress_on_stderr(capfd, monkeypatch):
 
 
 def test_a_comparison_rerun_has_the_same_spec_keys():
-    """compare() tags each run with a random compare_id; resume ignores it."""
-    common = dict(layout_seed=3, stats=False, extra_flags=(),)
-    prov = {"compare_build": 0, "compare_pair": 1, "compare_role": "B",
-            "compare_order": "AB", "slowdown": 0, "aa": False}
-    k1 = resume.spec_key("bottomup", "fastpath", {"size": 256}, **common,
-                         provenance={**prov, "compare_id": "a1"})
-    k2 = resume.spec_key("bottomup", "fastpath", {"size": 256}, **common,
-                         provenance={**prov, "compare_id": "b2"})
-    k3 = resume.spec_key("bottomup", "fastpath", {"size": 256}, **common,
-                         provenance={**prov, "compare_id": "b2", "compare_role": "A"})
-    assert k1 == k2 != k3
+    """compare() labels each run with a random comparison id; resume ignores it."""
+    labels = Labels(role="B", pair=1, build_id=0, process=3, order="AB",
+                    name="bottomup", comparison="a1")
+    spec = RunSpec.make("bottomup", "fastpath", size=256, layout_seed=3, labels=labels,
+                        provenance={"slowdown": 0, "aa": False})
+    rerun = spec.derive(labels=dataclasses.replace(labels, comparison="b2"))
+    other_side = spec.derive(labels=dataclasses.replace(labels, comparison="b2", role="A"))
+    other_pair = spec.derive(labels=dataclasses.replace(labels, pair=2))
+    k1, k2, k3, k4 = map(resume.key_of, (spec, rerun, other_side, other_pair))
+    assert k1 == k2
+    assert len({k1, k3, k4}) == 3
