@@ -16,7 +16,7 @@ import argparse
 import statistics
 
 import fraglib
-from fraglib import counters
+from fraglib import collectors, counters
 from fraglib.experiments.schedule import schedule
 
 
@@ -36,7 +36,7 @@ def main() -> None:
         per[job.item].append(r.median_cycles_per_packet)
     ratios = [g[True] / g[False] for g in got.values()]
     on, off = statistics.median(per[True]), statistics.median(per[False])
-    ok, why = counters.COLLECTORS["counters"].available()
+    ok, why = collectors.COLLECTORS["counters"].available()
     print(f"{args.design}/fastpath packets={args.packets} rounds={args.rounds} "
           "(TSC cycles per packet, median over rounds of per-process medians)")
     print(f"counters available: {ok} ({why})")

@@ -57,7 +57,7 @@ def _resume_env(on: bool, scope: str) -> None:
 
 
 def cmd_info(args) -> int:
-    from . import counters, metadata
+    from . import collectors, counters, metadata
     from ._build import compiler
     from .api import run
 
@@ -76,10 +76,10 @@ def cmd_info(args) -> int:
         state = "supported" if p.supported else f"not measured: {p.reason}"
         print(f"  {name:28} {p.kind:9} {state}")
     print("\ncollectors")
-    for name, c in counters.COLLECTORS.items():
+    for name, c in collectors.COLLECTORS.items():
         ok, why = c.available()
         print(f"  {name:28} {'available' if ok else 'unavailable'}: {why}")
-    hints = counters.how_to_enable() if hasattr(counters, "how_to_enable") else []
+    hints = collectors.how_to_enable()
     if hints:
         print("\nhow to enable what is missing")
         for h in hints:

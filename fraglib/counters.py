@@ -1,4 +1,4 @@
-"""Perf counters: parse the engine's ``"counters"`` JSON, probe, collectors.
+"""Perf counter records: parse the engine's ``"counters"`` JSON; probe the events.
 
 The engine (``csrc/perfctr.c``) prints one object per measured thread::
 
@@ -15,9 +15,8 @@ counted stays ``None`` with a reason; it is never turned into 0.
 :func:`probe` asks the kernel which events this machine can count, through
 the engine's own code (``perfctr.c``, via the library).
 
-The measurement back ends (engine counters, valgrind, perf record, perf
-stat) live in :mod:`fraglib.collectors`; ``COLLECTORS``, ``get_collector``
-and ``how_to_enable`` are still reachable here for older callers.
+The measurement back ends live in :mod:`fraglib.collectors` (``COLLECTORS``,
+``get_collector``, ``how_to_enable`` stay reachable here for older callers).
 """
 
 from __future__ import annotations

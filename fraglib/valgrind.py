@@ -424,13 +424,11 @@ def callgrind_costs(design: str, workload: str = "fastpath", *,
     functions = tuple(functions or design_functions(design))
     params = {"workload": workload, **params}
     path = _engine_path(design, build or {})
-    with get_collector("valgrind").collect(Path(keep).parent if keep else None,
-                                           functions=functions, cache=cache) as c:
+    where = {"out_dir": Path(keep).parent, "out_name": Path(keep).name} if keep else {}
+    with get_collector("valgrind").collect(functions=functions, cache=cache, **where) as c:
         c.record(run_engine(path, c.engine_params(params), timeout=timeout,
                             **c.run_kwargs()))
     prof, result, params = c.result, c.document, c.engine_params(params)
-    if keep and Path(keep).name != "callgrind.out":
-        (Path(keep).parent / "callgrind.out").replace(keep)
     stderr = result.get("_stderr", "")
     packets = int(sum(result.get("packets") or []))
     if packets <= 0:

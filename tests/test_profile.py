@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from fraglib import profile as P
-from fraglib.counters import COLLECTORS
+from fraglib.collectors import COLLECTORS
 from fraglib.exceptions import ParameterError
 
 # perf 6.1: perf report --stdio --no-children -g none

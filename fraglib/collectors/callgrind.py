@@ -52,7 +52,8 @@ class Valgrind(Collector):
 
     Options of :meth:`collect`: ``functions`` (toggled region, empty with
     ``collect_atstart=True`` for the whole process), ``cache`` (fixed
-    geometry), ``collect_atstart``.
+    geometry), ``collect_atstart``, ``out_name`` (the output file's name in
+    ``out_dir``).
     """
 
     name = "valgrind"
@@ -70,11 +71,12 @@ class Valgrind(Collector):
 
     def _collect(self, out_dir, *, functions: Sequence[str] = (),
                  cache: Mapping[str, tuple[int, int, int]] | None = None,
-                 collect_atstart: bool = False) -> Iterator[Collection]:
+                 collect_atstart: bool = False,
+                 out_name: str = "callgrind.out") -> Iterator[Collection]:
         from ..valgrind import parse_callgrind
 
         with output_dir(out_dir, "fraglib-cg-") as d:
-            out = d / "callgrind.out"
+            out = d / out_name
             # counters=0: perf counters inside a simulator count the simulator;
             # env_pad=0: the simulated caches see addresses, keep them fixed.
             c = Collection(self.name, argv=tuple(callgrind_wrapper(
