@@ -63,6 +63,8 @@ Conventions
 
 from __future__ import annotations
 
+# the exceptions the functions raise, reachable as stats.ParameterError as before
+from ..exceptions import ParameterError, UnknownNameError  # noqa: F401
 from .bootstrap import (effect, hierarchical_bootstrap_ci, mde, paired_log_ratios,
                         variance_components)
 from .observations import (PROCESS_COLUMNS, SAMPLE_COLUMNS, comparison_verdict,

@@ -239,7 +239,7 @@ def verdict_from_store(source, *, comparison: str | None = None, root=None,
         exactly one label per role.
     """
     if isinstance(source, str):
-        from . import store
+        from .. import store
 
         source = store.samples(root, where=source)
     df = _check_frame(source, ("run_id", "sample", "warmup", "cycles", "packets",
