@@ -30,7 +30,7 @@ build: $(STAMP) ## build the library and every design's engine (cached by source
 	$(PY) -c "from fraglib._build import build_all; print(len(build_all()), 'builds ready')"
 
 test: $(STAMP) ## run the test suite (Python, C under ASan/UBSan, TSan)
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not serial"
+	$(PY) -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder -m "not serial"
 	$(PY) -m pytest -q -m serial
 
 sweep: build ## execute every notebook with papermill (BUDGET=seconds for 0.0-summary)

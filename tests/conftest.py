@@ -1,7 +1,57 @@
 """Shared fixtures: an isolated results store per test, small runs, a fresh
-page model."""
+page model; and how ``make test`` spreads the tests over its two workers."""
+
+import sys
 
 import pytest
+
+# jsonschema (imported by nbformat, hence papermill and nbconvert) registers
+# its optional "iri" format checker when rfc3987_syntax is installed, and
+# that package compiles 38 lark grammars at import: about 3 s of CPU in
+# every test process, for a check nothing here uses (fraglib validates no
+# iri-formatted field; nbformat's schema has none).  jsonschema imports it
+# under ``suppress(ImportError)``, so a None entry just leaves that one
+# checker out.  Notebook kernels and the CLI never import jsonschema.
+sys.modules.setdefault("rfc3987_syntax", None)
+
+#: Test files that take longest, longest first (seconds on a quiet 2-core
+#: machine, from ``--durations``).  ``make test`` runs ``--dist loadgroup
+#: --no-loadscope-reorder``: each file is one unit of work (its module
+#: fixtures run once), sent to whichever worker is free, in this order, then
+#: every other file in collection order; so the long files start first and
+#: the short ones fill the gaps at the end (longest-processing-time first).
+#: A file listed here that no longer exists costs nothing.
+SLOW_FIRST = (
+    "test_notebooks_usecases_more.py",
+    "test_notebooks_verdicts.py",
+    "test_notebooks_usecases.py",
+    "test_conformance.py",
+    "test_notebooks.py",
+    "test_stats.py",
+    "test_valgrind.py",
+    "test_workloads.py",
+    "test_workload_experiments.py",
+    "test_compare.py",
+    "test_cli.py",
+    "test_reliability.py",
+    "test_c_sanitizers.py",
+)
+
+#: Files whose tests are independent units (no module-scoped fixture): each
+#: test may go to either worker, so one file's long tests run side by side.
+SPLIT = {"test_notebooks_usecases_more.py", "test_notebooks_usecases.py",
+         "test_notebooks_verdicts.py", "test_conformance.py", "test_stats.py"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Order the slow files first and group every other file's tests."""
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda it: rank.get(it.path.name, len(rank)))   # stable
+    for it in items:
+        if not any(True for _ in it.iter_markers("xdist_group")):
+            unit = it.nodeid if it.path.name in SPLIT else it.path.name
+            it.add_marker(pytest.mark.xdist_group(unit))
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def _outputs(nb: dict, kind: str) -> list:
 
 
 #: This file runs the first half; test_notebooks_usecases_more.py the rest (two
-#: files, so that ``--dist loadfile`` can put them on different workers).
+#: files; conftest.py's SPLIT lets each notebook go to either xdist worker).
 FIRST = ("2.0-rx", "3.0-tx")
 
 

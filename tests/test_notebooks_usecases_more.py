@@ -1,5 +1,5 @@
-"""Notebooks 4.0-6.0 of test_notebooks_usecases.py's TINY set (split off so that
-``--dist loadfile`` can run the two halves on different workers)."""
+"""Notebooks 4.0-6.0 of test_notebooks_usecases.py's TINY set (a file of their
+own; conftest.py's SPLIT lets each notebook go to either xdist worker)."""
 
 import pytest
 

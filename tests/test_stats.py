@@ -1,7 +1,11 @@
 """Tests for fraglib.stats: known answers, calibration by simulation, bad input.
 
 Every random step is seeded, so the simulation tests are deterministic. They
-use 2000 bootstrap resamples instead of the default 10,000 to stay fast.
+use 1000 bootstrap resamples (the least stats accepts) instead of the default
+10,000 to stay fast: the calibration tests below count the same outcomes
+with 1000 as with 2000 resamples (coverage 193/200, A/A "no difference"
+98/100 and "layout-sensitive" 1/100, the 0.5 % slowdown detected 149/150),
+so their margins are those of the simulation, not of the resampling.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from scipy import stats as sps
 from fraglib import stats
 from fraglib.exceptions import ParameterError, UnknownNameError
 
-FAST = 2000  # bootstrap resamples in the simulation tests
+FAST = 1000  # bootstrap resamples in the simulation tests
 
 
 def frame_from_log_ratios(log_ratios_by_build, a="A", b="B", base=1000.0):
