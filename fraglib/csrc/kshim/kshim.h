@@ -13,7 +13,8 @@
  * and memblock.
  *
  * frag.h is included for struct frag_box and the ops table the adapter
- * fills; its own PAGE_FRAG_CACHE_* sizes are dropped so the revision's
+ * fills (not page_frag.h: page_frag_free() and __page_frag_cache_drain()
+ * come from the revision itself); its own PAGE_FRAG_CACHE_* sizes are dropped so the revision's
  * definitions (mm_types.h, mm_types_task.h) are the ones compiled.
  */
 #ifndef FRAG_KSHIM_H
@@ -28,10 +29,18 @@
 #include <string.h>
 
 #include "../include/frag.h"
-#include "../include/page_frag.h"
 
 #undef PAGE_FRAG_CACHE_MAX_SIZE
 #undef PAGE_FRAG_CACHE_MAX_ORDER
+
+/*
+ * The kernel's spellings (asm/page_types.h): unsigned long and free of
+ * casts, so "#if (PAGE_SIZE < PAGE_FRAG_CACHE_MAX_SIZE)" evaluates.
+ */
+#undef PAGE_SIZE
+#undef PAGE_MASK
+#define PAGE_SIZE		(1UL << PAGE_SHIFT)
+#define PAGE_MASK		(~(PAGE_SIZE - 1))
 
 /*
  * The extracted code is the kernel's, compiled with the kernel's warning
@@ -58,7 +67,7 @@ typedef uint32_t __u32;
 typedef uint64_t __u64;
 typedef uintptr_t phys_addr_t;
 
-#define BITS_PER_LONG		(8 * (int)sizeof(long))
+#define BITS_PER_LONG		(__SIZEOF_LONG__ * 8)	/* usable in #if */
 #define NUMA_NO_NODE		(-1)
 
 /* ---- compiler.h, build_bug.h, bug.h, export.h ---- */
