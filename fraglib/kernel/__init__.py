@@ -17,9 +17,10 @@ from .errors import (KernelCompileError, KernelError, KernelFileMissingError,
                      KernelFunctionMissingError, NotAGitTreeError, PatchApplyError,
                      UnknownGenerationError, UnknownRevError)
 from .generations import GENERATIONS
-from .registry import PREFIX, add, entries, entry, load_library, remove
+from .registry import PREFIX, add, design_functions, entries, entry, load_library, remove
 
 __all__ = ["KernelDesign", "get_kernel_design", "add", "entries", "entry", "remove",
+           "design_functions",
            "GENERATIONS", "PREFIX", "KernelError", "NotAGitTreeError", "UnknownRevError",
            "KernelFileMissingError", "KernelFunctionMissingError", "PatchApplyError",
            "UnknownGenerationError", "KernelCompileError"]

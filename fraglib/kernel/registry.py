@@ -34,7 +34,7 @@ from .extract import Extracted, extract
 from .generations import GENERATIONS, detect
 from .source import Patch, read_files
 
-__all__ = ["PREFIX", "add", "entries", "entry", "remove", "engine_source",
+__all__ = ["PREFIX", "add", "entries", "entry", "remove", "engine_source", "design_functions",
            "library_path", "SOURCES", "HEADERS"]
 
 PREFIX = "kernel:"
@@ -52,7 +52,10 @@ def _mkdir(p: Path) -> Path:
 
 
 def _root() -> Path:
-    return build_root() / "kernel"
+    """``$FRAGLIB_KERNEL_DIR``, else ``<build root>/kernel``: registry,
+    generated sources and their in-process libraries."""
+    env = os.environ.get("FRAGLIB_KERNEL_DIR")
+    return Path(env) if env else build_root() / "kernel"
 
 
 def _registry_path() -> Path:
@@ -117,7 +120,12 @@ def _generate(name: str, tree, rev, patches, found: Extracted, files) -> tuple[s
              '#include "../kshim/kshim.h"', "",
              "/* ---- macros ---- */", *(m.text for m in found.macros.values()),
              "/* ---- types ---- */", *(s.text for s in found.structs.values()),
-             "/* ---- prototypes ---- */", *(f.prototype for f in found.functions.values()),
+             "/* ---- prototypes ---- */",
+             "/*\n * Exported functions are called from other translation units in the",
+             " * kernel, so never inlined into or specialised for their callers:",
+             " * noipa keeps them so here, next to the adapter that calls them.\n */",
+             *((f.prototype if f.static else "__attribute__((noipa)) " + f.prototype)
+               for f in found.functions.values()),
              "/* ---- functions ---- */"]
     for f in found.functions.values():
         parts.append(f"/* {f.path} */\n{f.text}")
@@ -292,6 +300,13 @@ def engine_source(design: str) -> tuple[str, Path]:
     if not src.exists():
         raise UnknownNameError("design", design, [])
     return rec["cid"], src
+
+
+def design_functions(design: str) -> tuple[str, ...]:
+    """The adapter's entry points a workload calls (for callgrind's toggles):
+    ``<cid>_alloc`` and ``<cid>_free``; the kernel's functions are their callees."""
+    cid = engine_source(design)[0]
+    return (f"{cid}_alloc", f"{cid}_free")
 
 
 def library_path(design: str) -> Path:
