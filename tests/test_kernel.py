@@ -238,11 +238,13 @@ def test_patch_adds_one_instruction_per_packet(registered, repo, tmp_path):
     for name in ("v69", "nop1"):
         d = f"kernel:{name}"
         c = callgrind_costs(d, "fastpath", functions=kernel.design_functions(d),
-                            packets=4096, warmup=1, size=256)
+                            packets=512, warmup=1, size=256)
         costs[name] = c.totals["Ir"] / c.packets
     assert costs["nop1"] - costs["v69"] == pytest.approx(1.0, abs=1e-9)
 
 
+@pytest.mark.slow
+@pytest.mark.serial
 def test_run_and_compare_cli(registered, repo, runs_root, small):
     import fraglib
     from fraglib.cli import main
@@ -251,7 +253,7 @@ def test_run_and_compare_cli(registered, repo, runs_root, small):
     assert r.design == "kernel:v69"
     assert main(["kernel", "list"]) == 0
     assert main(["compare", "kernel:v69", "kernel:v613", "--builds", "1",
-                 "--processes", "1", "--no-store", "-p", "packets=2048"]) == 0
+                 "--processes", "2", "--no-store", "-p", "packets=2048"]) == 0
 
 
 @pytest.mark.skipif(not os.environ.get("FRAGLIB_KERNEL_TREE"),
