@@ -43,11 +43,24 @@ def registered(repo):
 
 
 def _trace(design, seed, steps=400):
-    """Run one random request sequence; return what every step showed."""
+    """Run one random request sequence; return what every step showed.
+
+    Addresses are written as (page number in order of first sight, offset
+    in the page): a re-made page model may map its arena elsewhere, so raw
+    addresses differ between runs while the page sequence must not.
+    """
     init_page_model(8, high_order_fail=0.25, pfmemalloc_rate=0.1, seed=seed)
     rng = random.Random(seed)
     c = FragCache(design)
     live, out = [], []
+    pages = {}
+
+    def where(addr):
+        if not addr:
+            return None
+        off = c.offset_of(addr)
+        return pages.setdefault(addr - off, len(pages)), off
+
     for _ in range(steps):
         r = rng.random()
         if r < 0.6 or not live:
@@ -56,16 +69,16 @@ def _trace(design, seed, steps=400):
             a = c.alloc(size, align)
             if a is not None:
                 live.append(a)
-            step = ("alloc", size, align, a, None if a is None else c.refcount(a))
+            step = ("alloc", size, align, where(a), None if a is None else c.refcount(a))
         elif r < 0.97:
             a = live.pop(rng.randrange(len(live)))
+            step = ("free", where(a))
             c.free(a)
-            step = ("free", a)
         else:
             c.drain()
             step = ("drain",)
         s = c.state()
-        out.append(step + (s.va, s.offset, s.size, s.bias, s.pfmemalloc, s.order))
+        out.append(step + (where(s.va), s.offset, s.size, s.bias, s.pfmemalloc, s.order))
     for a in live:
         c.free(a)
     c.drain()
