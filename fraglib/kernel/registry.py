@@ -184,7 +184,10 @@ const struct frag_ops *fraglib_design_at(int i)
             "builtin": gen.builtin, "entry": entry_fn, "cid": cid,
             "functions": list(found.functions), "structs": list(found.structs),
             "macros": list(found.macros),
-            "files": {p: f.path for p, f in found.functions.items()}}
+            "files": {p: f.path for p, f in found.functions.items()},
+            # which functions a patch touched: compare these between records
+            "function_hashes": {p: hashlib.sha256(f.text.encode()).hexdigest()[:16]
+                                for p, f in found.functions.items()}}
     return text, info
 
 
