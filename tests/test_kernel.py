@@ -272,10 +272,13 @@ def test_run_and_compare_cli(registered, repo, runs_root, small):
 @pytest.mark.skipif(not os.environ.get("FRAGLIB_KERNEL_TREE"),
                     reason="FRAGLIB_KERNEL_TREE does not point at a Linux clone")
 def test_real_tree_matches_builtins(kdir):
+    """A real clone: each REV:BUILTIN of $FRAGLIB_KERNEL_REVS (default
+    v6.9:topdown,v6.13:encoded) traces exactly as the built-in design."""
     tree = os.environ["FRAGLIB_KERNEL_TREE"]
-    for name, rev, builtin in (("real69", "v6.9", "topdown"),
-                               ("real613", "v6.13", "encoded")):
-        rec = kernel.add(name, tree, rev)
+    revs = os.environ.get("FRAGLIB_KERNEL_REVS", "v6.9:topdown,v6.13:encoded")
+    for i, item in enumerate(revs.split(",")):
+        rev, builtin = item.split(":")
+        rec = kernel.add(f"real{i}", tree, rev)
         assert rec["builtin"] == builtin
-        for seed in (1, 2):
-            assert _trace(f"kernel:{name}", seed) == _trace(builtin, seed)
+        for seed in (1, 2, 3):
+            assert _trace(f"kernel:real{i}", seed, 2000) == _trace(builtin, seed, 2000)
