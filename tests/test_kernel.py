@@ -152,15 +152,13 @@ NOP = "\tnc->pagecnt_bias--;\n\toffset &= align_mask;"
 FREE = "void page_frag_free(void *addr)\n{\n"
 
 
-def _nothing_left(before):
-    assert kernel.entries() == before[0]
-    src = Path(os.environ["FRAGLIB_KERNEL_DIR"]) / "src"
-    assert sorted(src.glob("*/*")) == before[1]
-
-
 def _snapshot():
-    src = Path(os.environ["FRAGLIB_KERNEL_DIR"]) / "src"
-    return kernel.entries(), sorted(src.glob("*/*"))
+    root = Path(os.environ["FRAGLIB_KERNEL_DIR"])
+    return kernel.entries(), sorted(root.glob("src/*/*")), sorted(root.glob("lib/*"))
+
+
+def _nothing_left(before):
+    assert _snapshot() == before
 
 
 @pytest.mark.parametrize("mbox", [False, True])

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from contextlib import contextmanager
@@ -217,13 +218,18 @@ def _library(src: Path, cid: str, tree="?", rev="?", functions=()) -> Path:
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / "build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not out.exists():
-            with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-                t = Path(tmp) / out.name
-                _compile_library(src, t, tree, rev, functions)
-                os.replace(t, out)
+    try:
+        with open(out.parent / "build.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not out.exists():
+                with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+                    t = Path(tmp) / out.name
+                    _compile_library(src, t, tree, rev, functions)
+                    os.replace(t, out)
+    except KernelCompileError:
+        # nothing half-made stays: the key's directory held only the lock
+        shutil.rmtree(out.parent, ignore_errors=True)
+        raise
     return out
 
 
