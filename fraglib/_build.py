@@ -87,9 +87,21 @@ def _common_sources() -> list[Path]:
             if p.name not in skip and not p.name.startswith(("design_", "wl_"))]
 
 
+def _design_source(design: str) -> tuple[str, Path]:
+    """``(C identifier, source)`` of a design; ``kernel:`` names come from
+    fraglib.kernel's registry (generated sources, content-addressed)."""
+    if isinstance(design, str) and design.startswith("kernel:"):
+        from .kernel.registry import engine_source
+        return engine_source(design)
+    sources = design_sources()
+    if design not in sources:
+        raise UnknownNameError("design", design, sources)
+    return design, sources[design]
+
+
 def _engine_sources(design: str) -> list[Path]:
     return (_common_sources() + [CSRC / n for n in ENGINE_ONLY]
-            + sorted(CSRC.glob("wl_*.c")) + [design_sources()[design]])
+            + sorted(CSRC.glob("wl_*.c")) + [_design_source(design)[1]])
 
 
 def _library_sources() -> list[Path]:
@@ -266,13 +278,11 @@ def build_engine(design: str, *, layout_seed: int | None = None, stats: bool = F
     -------
     BuildInfo
     """
-    sources = design_sources()
-    if design not in sources:
-        raise UnknownNameError("design", design, sources)
+    cid = _design_source(design)[0]
     if layout_seed is not None and (not isinstance(layout_seed, int) or layout_seed < 0):
         from .exceptions import ParameterError
         raise ParameterError("layout_seed", layout_seed, "a non-negative integer or None")
-    flags = (*BASE_FLAGS, f"-DFRAG_DESIGN={design}",
+    flags = (*BASE_FLAGS, f"-DFRAG_DESIGN={cid}",
              *(("-DFRAG_STATS",) if stats else ()), *extra_flags)
     key = _key("engine", design, flags, layout_seed)
     out = build_root() / key / f"fraglib-engine-{design}"

@@ -165,7 +165,7 @@ class FragCache:
         self.design = get_design(design)
         if _page_model_args is None:
             init_page_model()
-        self._lib = _core.lib()
+        self._lib = self.design.library()
         self._box = self._lib.fraglib_cache_new(design.encode())
         if self._box == _core.ffi.NULL:
             raise FraglibError(f"cannot create a {design!r} cache")

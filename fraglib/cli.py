@@ -264,6 +264,46 @@ def _version() -> str:
     return __version__
 
 
+def cmd_kernel(args) -> int:
+    from . import kernel
+
+    if args.action == "add":
+        rec = kernel.add(args.name, args.tree, args.rev, args.patch or ())
+        print(f"registered {rec['design']}: {rec['source_file']} at {rec['rev']} "
+              f"({rec['commit'][:12]}), generation {rec['generation']}, "
+              f"{len(rec['patches'])} patch(es), {len(rec['functions'])} functions")
+    elif args.action == "list":
+        for name, rec in sorted(kernel.entries().items()):
+            print(f"{kernel.PREFIX}{name:<20} {rec['generation']:<8} {rec['rev']} "
+                  f"+{len(rec['patches'])} patch(es)  {rec['tree']}")
+    elif args.action == "show":
+        print(json.dumps(kernel.entry(args.name), indent=2))
+    else:
+        rec = kernel.remove(args.name)
+        print(f"removed {rec['design']}")
+    return 0
+
+
+def _add_kernel_parser(sub) -> None:
+    """``fraglib kernel add|list|show|rm``: the kernel's own page_frag code."""
+    s = sub.add_parser("kernel", help="register a tree's page_frag code (a revision, "
+                                      "plus patches) as design kernel:NAME")
+    ks = s.add_subparsers(dest="action", required=True)
+    a = ks.add_parser("add", help="extract, compile against the shim and register")
+    a.add_argument("name", help="the design becomes kernel:NAME")
+    a.add_argument("--tree", required=True, help="a git clone of Linux")
+    a.add_argument("--rev", required=True, help="revision: tag, branch or commit")
+    a.add_argument("--patch", action="append", metavar="FILE",
+                   help="patch applied on top of REV, in order (mbox: git am; diff: "
+                        "git apply); repeat for a series")
+    ks.add_parser("list", help="registered kernel designs")
+    for verb, what in (("show", "provenance of one kernel design (JSON)"),
+                       ("rm", "unregister a kernel design")):
+        v = ks.add_parser(verb, help=what)
+        v.add_argument("name", help="NAME or kernel:NAME")
+    s.set_defaults(func=cmd_kernel)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fraglib", description=(
         "Measure Linux page-fragment allocator designs per packet "
@@ -369,6 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("report", help="render executed notebooks to reports/*.html")
     s.set_defaults(func=cmd_report)
+    _add_kernel_parser(sub)
     return p
 
 

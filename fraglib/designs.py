@@ -100,6 +100,11 @@ class Design:
                 "alloc", "free", "total", "prepare", "commit", "text", "helpers")}
         return out
 
+    def library(self):
+        """The cffi library handle an in-process cache of this design calls."""
+        from . import _core
+        return _core.lib()
+
     def __str__(self) -> str:
         return self.name
 
@@ -141,7 +146,11 @@ def details(names=None, *, code_size: bool = True) -> list[dict]:
 
 
 def get_design(name: str) -> Design:
-    """Look a design up by name; raise UnknownNameError naming the known ones."""
+    """Look a design up by name; raise UnknownNameError naming the known ones.
+    ``kernel:NAME`` names come from :mod:`fraglib.kernel`'s registry."""
+    if isinstance(name, str) and name.startswith("kernel:"):
+        from .kernel import get_kernel_design
+        return get_kernel_design(name)
     try:
         return _table()[name]
     except (KeyError, TypeError):

@@ -1,0 +1,368 @@
+"""Kernel-form files for the kernel-design tests, written for this project.
+
+They are laid out as a Linux tree lays out page_frag (mm/*.c plus the
+headers that hold struct page_frag_cache and its sizes), in the kernel's
+names, with the algorithms of the built-in designs ``topdown`` (v6.9
+generation, struct with ``va``) and ``encoded`` (6.13 generation, encoded
+page).  No kernel source: the bodies restate design_topdown.c and
+design_encoded.c of this project without their statistics.
+"""
+
+import subprocess
+from pathlib import Path
+
+MM_TYPES_V69 = """\
+#ifndef _LINUX_MM_TYPES_H
+#define _LINUX_MM_TYPES_H
+#include <linux/types.h>
+
+#define PAGE_FRAG_CACHE_MAX_SIZE	__ALIGN_MASK(32768, ~PAGE_MASK)
+#define PAGE_FRAG_CACHE_MAX_ORDER	get_order(PAGE_FRAG_CACHE_MAX_SIZE)
+
+struct page_frag_cache {
+	void *va;
+#if (PAGE_SIZE < PAGE_FRAG_CACHE_MAX_SIZE)
+	__u16 offset;
+	__u16 size;
+#else
+	__u32 offset;
+#endif
+	/* references the cache still holds */
+	unsigned int pagecnt_bias;
+	bool pfmemalloc;
+};
+
+struct unrelated_type {
+	int x;
+};
+#endif
+"""
+
+GFP_V69 = """\
+#ifndef __LINUX_GFP_H
+#define __LINUX_GFP_H
+extern void page_frag_free(void *addr);
+void *__page_frag_alloc_align(struct page_frag_cache *nc, unsigned int fragsz,
+			      gfp_t gfp_mask, unsigned int align_mask);
+
+static inline void *page_frag_alloc(struct page_frag_cache *nc,
+				    unsigned int fragsz, gfp_t gfp_mask)
+{
+	return __page_frag_alloc_align(nc, fragsz, gfp_mask, ~0u);
+}
+#endif
+"""
+
+PAGE_ALLOC_V69 = """\
+// SPDX-License-Identifier: GPL-2.0-only
+#include <linux/mm.h>
+#include "internal.h"
+
+static int unrelated_helper(int x)
+{
+	return x + 1;
+}
+
+static struct page *__page_frag_cache_refill(struct page_frag_cache *nc,
+					     gfp_t gfp_mask)
+{
+	struct page *page = NULL;
+	gfp_t gfp = gfp_mask;
+
+#if (PAGE_SIZE < PAGE_FRAG_CACHE_MAX_SIZE)
+	gfp_mask = (gfp_mask & ~__GFP_DIRECT_RECLAIM) | __GFP_COMP |
+		   __GFP_NOWARN | __GFP_NORETRY | __GFP_NOMEMALLOC;
+	page = alloc_pages_node(NUMA_NO_NODE, gfp_mask,
+				PAGE_FRAG_CACHE_MAX_ORDER);
+	nc->size = page ? PAGE_FRAG_CACHE_MAX_SIZE : PAGE_SIZE;
+#endif
+	if (unlikely(!page))
+		page = alloc_pages_node(NUMA_NO_NODE, gfp, 0);
+
+	nc->va = page ? page_address(page) : NULL;
+	return page;
+}
+
+void page_frag_cache_drain(struct page_frag_cache *nc)
+{
+	if (!nc->va)
+		return;
+
+	__page_frag_cache_drain(virt_to_head_page(nc->va), nc->pagecnt_bias);
+	nc->va = NULL;
+}
+EXPORT_SYMBOL(page_frag_cache_drain);
+
+void __page_frag_cache_drain(struct page *page, unsigned int count)
+{
+	VM_BUG_ON_PAGE(page_ref_count(page) == 0, page);
+
+	if (page_ref_sub_and_test(page, count))
+		free_the_page(page, compound_order(page));
+}
+EXPORT_SYMBOL(__page_frag_cache_drain);
+
+void *__page_frag_alloc_align(struct page_frag_cache *nc,
+			      unsigned int fragsz, gfp_t gfp_mask,
+			      unsigned int align_mask)
+{
+	unsigned int size = PAGE_SIZE;
+	struct page *page;
+	int offset;
+
+	if (unlikely(!nc->va)) {
+refill:
+		page = __page_frag_cache_refill(nc, gfp_mask);
+		if (!page)
+			return NULL;
+#if (PAGE_SIZE < PAGE_FRAG_CACHE_MAX_SIZE)
+		size = nc->size;
+#endif
+		page_ref_add(page, PAGE_FRAG_CACHE_MAX_SIZE);
+		nc->pfmemalloc = page_is_pfmemalloc(page);
+		nc->pagecnt_bias = PAGE_FRAG_CACHE_MAX_SIZE + 1;
+		nc->offset = size;
+	}
+
+	offset = nc->offset - fragsz;
+	if (unlikely(offset < 0)) {
+		page = virt_to_page(nc->va);
+
+		if (!page_ref_sub_and_test(page, nc->pagecnt_bias))
+			goto refill;
+
+		if (unlikely(nc->pfmemalloc)) {
+			free_the_page(page, compound_order(page));
+			goto refill;
+		}
+#if (PAGE_SIZE < PAGE_FRAG_CACHE_MAX_SIZE)
+		size = nc->size;
+#endif
+		set_page_count(page, PAGE_FRAG_CACHE_MAX_SIZE + 1);
+		nc->pagecnt_bias = PAGE_FRAG_CACHE_MAX_SIZE + 1;
+		offset = size - fragsz;
+		if (unlikely(offset < 0))
+			return NULL;
+	}
+
+	nc->pagecnt_bias--;
+	offset &= align_mask;
+	nc->offset = offset;
+
+	return nc->va + offset;
+}
+EXPORT_SYMBOL(__page_frag_alloc_align);
+
+void page_frag_free(void *addr)
+{
+	struct page *page = virt_to_head_page(addr);
+
+	if (unlikely(put_page_testzero(page)))
+		free_the_page(page, compound_order(page));
+}
+EXPORT_SYMBOL(page_frag_free);
+"""
+
+MM_TYPES_TASK_V613 = """\
+#ifndef _LINUX_MM_TYPES_TASK_H
+#define _LINUX_MM_TYPES_TASK_H
+#define PAGE_FRAG_CACHE_MAX_SIZE	__ALIGN_MASK(32768, ~PAGE_MASK)
+#define PAGE_FRAG_CACHE_MAX_ORDER	get_order(PAGE_FRAG_CACHE_MAX_SIZE)
+struct page_frag_cache {
+	/* address, order and pfmemalloc of the page, in one word */
+	unsigned long encoded_page;
+#if (PAGE_SIZE < PAGE_FRAG_CACHE_MAX_SIZE) && (BITS_PER_LONG <= 32)
+	__u16 offset;
+	__u16 pagecnt_bias;
+#else
+	__u32 offset;
+	__u32 pagecnt_bias;
+#endif
+};
+#endif
+"""
+
+PAGE_FRAG_CACHE_H_V613 = """\
+#ifndef _LINUX_PAGE_FRAG_CACHE_H
+#define _LINUX_PAGE_FRAG_CACHE_H
+#define PAGE_FRAG_CACHE_ORDER_MASK		GENMASK(7, 0)
+#define PAGE_FRAG_CACHE_PFMEMALLOC_BIT		BIT(8)
+
+static inline bool encoded_page_decode_pfmemalloc(unsigned long encoded_page)
+{
+	return !!(encoded_page & PAGE_FRAG_CACHE_PFMEMALLOC_BIT);
+}
+
+static inline void page_frag_cache_init(struct page_frag_cache *nc)
+{
+	nc->encoded_page = 0;
+}
+
+void page_frag_cache_drain(struct page_frag_cache *nc);
+void *__page_frag_alloc_align(struct page_frag_cache *nc, unsigned int fragsz,
+			      gfp_t gfp_mask, unsigned int align_mask);
+void page_frag_free(void *addr);
+#endif
+"""
+
+PAGE_FRAG_CACHE_V613 = """\
+// SPDX-License-Identifier: GPL-2.0-only
+#include <linux/mm.h>
+#include <linux/page_frag_cache.h>
+
+static unsigned long encoded_page_create(struct page *page, unsigned int order,
+					 bool pfmemalloc)
+{
+	BUILD_BUG_ON(PAGE_FRAG_CACHE_MAX_ORDER > PAGE_FRAG_CACHE_ORDER_MASK);
+
+	return (unsigned long)page_address(page) |
+		(order & PAGE_FRAG_CACHE_ORDER_MASK) |
+		((unsigned long)pfmemalloc * PAGE_FRAG_CACHE_PFMEMALLOC_BIT);
+}
+
+static unsigned long encoded_page_decode_order(unsigned long encoded_page)
+{
+	return encoded_page & PAGE_FRAG_CACHE_ORDER_MASK;
+}
+
+static void *encoded_page_decode_virt(unsigned long encoded_page)
+{
+	return (void *)(encoded_page & PAGE_MASK);
+}
+
+static struct page *encoded_page_decode_page(unsigned long encoded_page)
+{
+	return virt_to_page((void *)encoded_page);
+}
+
+static struct page *__page_frag_cache_refill(struct page_frag_cache *nc,
+					     gfp_t gfp_mask)
+{
+	unsigned long order = PAGE_FRAG_CACHE_MAX_ORDER;
+	struct page *page = NULL;
+	gfp_t gfp = gfp_mask;
+
+	gfp_mask = (gfp_mask & ~__GFP_DIRECT_RECLAIM) | __GFP_COMP |
+		   __GFP_NOWARN | __GFP_NORETRY | __GFP_NOMEMALLOC;
+	page = alloc_pages_node(NUMA_NO_NODE, gfp_mask, PAGE_FRAG_CACHE_MAX_ORDER);
+	if (unlikely(!page)) {
+		page = alloc_pages_node(NUMA_NO_NODE, gfp, 0);
+		order = 0;
+	}
+	nc->encoded_page = page ?
+		encoded_page_create(page, order, page_is_pfmemalloc(page)) : 0;
+	return page;
+}
+
+void page_frag_cache_drain(struct page_frag_cache *nc)
+{
+	if (!nc->encoded_page)
+		return;
+	__page_frag_cache_drain(encoded_page_decode_page(nc->encoded_page),
+				nc->pagecnt_bias);
+	nc->encoded_page = 0;
+}
+EXPORT_SYMBOL(page_frag_cache_drain);
+
+void __page_frag_cache_drain(struct page *page, unsigned int count)
+{
+	VM_BUG_ON_PAGE(page_ref_count(page) == 0, page);
+
+	if (page_ref_sub_and_test(page, count))
+		free_unref_page(page, compound_order(page));
+}
+
+void *__page_frag_alloc_align(struct page_frag_cache *nc,
+			      unsigned int fragsz, gfp_t gfp_mask,
+			      unsigned int align_mask)
+{
+	unsigned long encoded_page = nc->encoded_page;
+	unsigned int size, offset;
+	struct page *page;
+
+	if (unlikely(!encoded_page)) {
+refill:
+		page = __page_frag_cache_refill(nc, gfp_mask);
+		if (!page)
+			return NULL;
+		encoded_page = nc->encoded_page;
+		page_ref_add(page, PAGE_FRAG_CACHE_MAX_SIZE);
+		nc->pagecnt_bias = PAGE_FRAG_CACHE_MAX_SIZE + 1;
+		nc->offset = 0;
+	}
+
+	size = PAGE_SIZE << encoded_page_decode_order(encoded_page);
+	offset = __ALIGN_KERNEL_MASK(nc->offset, ~align_mask);
+	if (unlikely(offset + fragsz > size)) {
+		if (unlikely(fragsz > PAGE_SIZE))
+			return NULL;
+
+		page = encoded_page_decode_page(encoded_page);
+		if (!page_ref_sub_and_test(page, nc->pagecnt_bias))
+			goto refill;
+
+		if (unlikely(encoded_page_decode_pfmemalloc(encoded_page))) {
+			free_unref_page(page, encoded_page_decode_order(encoded_page));
+			goto refill;
+		}
+		set_page_count(page, PAGE_FRAG_CACHE_MAX_SIZE + 1);
+		nc->pagecnt_bias = PAGE_FRAG_CACHE_MAX_SIZE + 1;
+		offset = 0;
+	}
+
+	nc->pagecnt_bias--;
+	nc->offset = offset + fragsz;
+	return encoded_page_decode_virt(encoded_page) + offset;
+}
+EXPORT_SYMBOL(__page_frag_alloc_align);
+
+void page_frag_free(void *addr)
+{
+	struct page *page = virt_to_head_page(addr);
+
+	if (unlikely(put_page_testzero(page)))
+		free_unref_page(page, compound_order(page));
+}
+EXPORT_SYMBOL(page_frag_free);
+"""
+
+#: the v6.9-form tree and the 6.13-form tree, path -> text.
+TREE_V69 = {"mm/page_alloc.c": PAGE_ALLOC_V69, "include/linux/mm_types.h": MM_TYPES_V69,
+            "include/linux/gfp.h": GFP_V69, "Makefile": "VERSION = 6\nPATCHLEVEL = 9\n"}
+TREE_V613 = {"mm/page_frag_cache.c": PAGE_FRAG_CACHE_V613,
+             "include/linux/mm_types_task.h": MM_TYPES_TASK_V613,
+             "include/linux/page_frag_cache.h": PAGE_FRAG_CACHE_H_V613,
+             "mm/page_alloc.c": "/* the page allocator: no page_frag here any more */\n",
+             "Makefile": "VERSION = 6\nPATCHLEVEL = 13\n"}
+
+
+def git(repo, *args):
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+                        "HOME": str(repo), "PATH": "/usr/bin:/bin"})
+
+
+def write_tree(repo: Path, files: dict, remove=()) -> None:
+    for p in remove:
+        (repo / p).unlink()
+    for p, text in files.items():
+        f = repo / p
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text)
+
+
+def make_repo(path: Path) -> Path:
+    """A git repo with tags v6.9 (page_alloc.c form) and v6.13 (page_frag_cache.c)."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "master")
+    write_tree(path, TREE_V69)
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "v6.9 form")
+    git(path, "tag", "v6.9")
+    write_tree(path, {**TREE_V613, "mm/page_alloc.c": TREE_V613["mm/page_alloc.c"]},
+               remove=("include/linux/gfp.h",))
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "v6.13 form")
+    git(path, "tag", "v6.13")
+    return path

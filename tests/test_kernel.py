@@ -1,0 +1,282 @@
+"""Kernel designs: a tree's page_frag code, extracted and compiled with the shim.
+
+No kernel source: the trees are built here from tests/kernel_forms.py, a
+v6.9-form tree (page_alloc.c, struct with va) and a 6.13-form tree
+(page_frag_cache.c, encoded page), committed to a git repo in tmp_path.
+"""
+
+import os
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+import kernel_forms as K  # noqa: E402  (tests/ is on sys.path)
+from fraglib import kernel
+from fraglib.cache import FragCache, PageModel, check_page_model, drain_pcp, init_page_model
+from fraglib.designs import get_design
+from fraglib.exceptions import FraglibError, ParameterError, UnknownNameError
+
+
+@pytest.fixture(scope="module")
+def kdir(tmp_path_factory):
+    """A private kernel registry for the module, and the test tree."""
+    root = tmp_path_factory.mktemp("kernel")
+    old = os.environ.get("FRAGLIB_KERNEL_DIR")
+    os.environ["FRAGLIB_KERNEL_DIR"] = str(root / "reg")
+    yield root
+    if old is None:
+        os.environ.pop("FRAGLIB_KERNEL_DIR", None)
+    else:
+        os.environ["FRAGLIB_KERNEL_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def repo(kdir):
+    return K.make_repo(kdir / "linux")
+
+
+@pytest.fixture(scope="module")
+def registered(repo):
+    return {"v69": kernel.add("v69", repo, "v6.9"), "v613": kernel.add("v613", repo, "v6.13")}
+
+
+def _trace(design, seed, steps=400):
+    """Run one random request sequence; return what every step showed.
+
+    Addresses are written as (page number in order of first sight, offset
+    in the page): a re-made page model may map its arena elsewhere, so raw
+    addresses differ between runs while the page sequence must not.
+    """
+    init_page_model(8, high_order_fail=0.25, pfmemalloc_rate=0.1, seed=seed)
+    rng = random.Random(seed)
+    c = FragCache(design)
+    live, out = [], []
+    pages = {}
+
+    def where(addr):
+        if not addr:
+            return None
+        off = c.offset_of(addr)
+        return pages.setdefault(addr - off, len(pages)), off
+
+    for _ in range(steps):
+        r = rng.random()
+        if r < 0.6 or not live:
+            size, align = rng.choice((rng.randint(1, 4096), rng.randint(1, 512))), \
+                1 << rng.randint(0, 8)
+            a = c.alloc(size, align)
+            if a is not None:
+                live.append(a)
+            step = ("alloc", size, align, where(a), None if a is None else c.refcount(a))
+        elif r < 0.97:
+            a = live.pop(rng.randrange(len(live)))
+            step = ("free", where(a))
+            c.free(a)
+        else:
+            c.drain()
+            step = ("drain",)
+        s = c.state()
+        out.append(step + (where(s.va), s.offset, s.size, s.bias, s.pfmemalloc, s.order))
+    for a in live:
+        c.free(a)
+    c.drain()
+    c.close()
+    drain_pcp()
+    assert PageModel.read().pages_in_use == 0
+    check_page_model()
+    return out
+
+
+def test_generations_detected(registered):
+    assert registered["v69"]["generation"] == "va"
+    assert registered["v613"]["generation"] == "encoded"
+    assert registered["v69"]["source_file"] == "mm/page_alloc.c"
+    assert registered["v613"]["source_file"] == "mm/page_frag_cache.c"
+    # picked by name, with a parser: the unrelated helper and struct stay out
+    assert "unrelated_helper" not in registered["v69"]["functions"]
+    assert registered["v69"]["structs"] == ["page_frag_cache"]
+    assert set(registered["v69"]["macros"]) == {"PAGE_FRAG_CACHE_MAX_SIZE",
+                                                "PAGE_FRAG_CACHE_MAX_ORDER"}
+    assert get_design("kernel:v69").struct_size == get_design("topdown").struct_size == 24
+    assert get_design("kernel:v613").struct_size == get_design("encoded").struct_size == 16
+
+
+@pytest.mark.parametrize("name,builtin", [("v69", "topdown"), ("v613", "encoded")])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_traces_match_builtin(registered, name, builtin, seed):
+    assert registered[name]["builtin"] == builtin
+    got, want = _trace(f"kernel:{name}", seed), _trace(builtin, seed)
+    assert got == want
+    # the sequence exercised the interesting paths
+    vas = {t[-6] for t in got}
+    assert len(vas) > 2, "no refill happened"
+
+
+def test_registry_list_show_rm(registered, repo):
+    rec = kernel.entry("kernel:v69")
+    assert rec["commit"] and rec["tree"] == str(Path(repo).resolve())
+    assert rec["patches"] == []
+    kernel.add("tmp", repo, "v6.9")
+    assert "tmp" in kernel.entries()
+    kernel.remove("kernel:tmp")
+    assert "tmp" not in kernel.entries()
+    with pytest.raises(UnknownNameError):
+        get_design("kernel:tmp")
+    with pytest.raises(UnknownNameError):
+        kernel.remove("tmp")
+
+
+def _patched(repo, tmp_path, old, new, path="mm/page_alloc.c", mbox=False):
+    """A patch of ``path`` at v6.9 replacing ``old`` by ``new`` (diff or mail)."""
+    wt = tmp_path / "wt"
+    K.git(repo, "worktree", "add", "--detach", str(wt), "v6.9")
+    f = wt / path
+    f.write_text(f.read_text().replace(old, new, 1))
+    if mbox:
+        K.git(wt, "commit", "-qam", "mm: page_frag: a test change")
+        K.git(wt, "format-patch", "-1", "-o", str(tmp_path / "mail"))
+        patch = next((tmp_path / "mail").glob("*.patch"))
+    else:
+        import subprocess
+        diff = subprocess.run(["git", "-C", str(wt), "diff"], capture_output=True,
+                              text=True, check=True).stdout
+        patch = tmp_path / "change.diff"
+        patch.write_text(diff)
+    K.git(repo, "worktree", "remove", "--force", str(wt))
+    return patch
+
+
+NOP = "\tnc->pagecnt_bias--;\n\toffset &= align_mask;"
+FREE = "void page_frag_free(void *addr)\n{\n"
+
+
+def _snapshot():
+    root = Path(os.environ["FRAGLIB_KERNEL_DIR"])
+    return kernel.entries(), sorted(root.glob("src/*/*")), sorted(root.glob("lib/*"))
+
+
+def _nothing_left(before):
+    assert _snapshot() == before
+
+
+@pytest.mark.parametrize("mbox", [False, True])
+def test_patch_provenance(registered, repo, tmp_path, mbox):
+    patch = _patched(repo, tmp_path, NOP, '\t__asm__ __volatile__("nop");\n' + NOP,
+                     mbox=mbox)
+    rec = kernel.add("nop" + ("m" if mbox else "d"), repo, "v6.9", [patch])
+    assert rec["patches"][0]["kind"] == ("mbox" if mbox else "diff")
+    assert len(rec["patches"][0]["sha256"]) == 64
+    assert rec["source_hash"] != registered["v69"]["source_hash"]
+    assert '__asm__ __volatile__("nop")' in Path(rec["source"]).read_text()
+    # the user's tree is left as it was: no worktree stays behind
+    import subprocess
+    wts = subprocess.run(["git", "-C", str(repo), "worktree", "list"], capture_output=True,
+                         text=True).stdout
+    assert len(wts.strip().splitlines()) == 1
+
+
+def test_errors_name_tree_rev_function(registered, repo, tmp_path):
+    before = _snapshot()
+    with pytest.raises(kernel.NotAGitTreeError) as e:
+        kernel.add("x", tmp_path, "v6.9")
+    assert str(tmp_path) in str(e.value)
+    _nothing_left(before)
+    with pytest.raises(kernel.UnknownRevError, match="v7.0"):
+        kernel.add("x", repo, "v7.0")
+    _nothing_left(before)
+
+    # a revision without the function the generation needs
+    patch = _patched(repo, tmp_path / "a", "void page_frag_free(void *addr)",
+                     "void page_frag_free_renamed(void *addr)")
+    with pytest.raises(kernel.KernelFunctionMissingError) as e:
+        kernel.add("x", repo, "v6.9", [patch])
+    assert e.value.what == "page_frag_free" and "v6.9" in str(e.value)
+    _nothing_left(before)
+
+    # a patch that does not apply
+    bad = tmp_path / "bad.diff"
+    bad.write_text(patch.read_text().replace("void page_frag_free(void *addr)",
+                                             "void no_such_line(void)"))
+    with pytest.raises(kernel.PatchApplyError) as e:
+        kernel.add("x", repo, "v6.9", [bad])
+    assert e.value.what == str(bad)
+    _nothing_left(before)
+
+    # an API generation the shim does not know
+    patch = _patched(repo, tmp_path / "b", "\tbool pfmemalloc;\n", "\tbool pfmem;\n",
+                     path="include/linux/mm_types.h")
+    with pytest.raises(kernel.UnknownGenerationError, match="pfmem"):
+        kernel.add("x", repo, "v6.9", [patch])
+    _nothing_left(before)
+
+    # a compile error in the extracted code names its function
+    patch = _patched(repo, tmp_path / "c", NOP, "\tnc->no_such_field = 1;\n" + NOP)
+    with pytest.raises(kernel.KernelCompileError) as e:
+        kernel.add("x", repo, "v6.9", [patch])
+    assert e.value.function == "__page_frag_alloc_align"
+    assert "no_such_field" in str(e.value)
+    _nothing_left(before)
+
+    # a revision with neither mm/page_frag_cache.c nor page_alloc.c
+    K.git(repo, "checkout", "-q", "--orphan", "empty")
+    K.git(repo, "rm", "-rfq", ".")
+    (repo / "README").write_text("x")
+    K.git(repo, "add", "README")
+    K.git(repo, "commit", "-qm", "empty")
+    K.git(repo, "checkout", "-qf", "master")
+    with pytest.raises(kernel.KernelFileMissingError, match="mm/page_frag_cache.c"):
+        kernel.add("x", repo, "empty")
+    _nothing_left(before)
+
+    with pytest.raises(ParameterError, match="name"):
+        kernel.add("no/slash", repo, "v6.9")
+    assert isinstance(kernel.KernelCompileError(repo, "r", "f", "x"), FraglibError)
+
+
+@pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind not installed")
+def test_patch_adds_one_instruction_per_packet(registered, repo, tmp_path):
+    from fraglib.valgrind import callgrind_costs
+
+    # The nop goes first in page_frag_free(), where nothing is live around
+    # it, so the compiler emits the same code plus the nop (a nop in the
+    # middle of the alloc fast path changes register allocation: the count
+    # then moves by what the compiler did, not by one).
+    patch = _patched(repo, tmp_path, FREE, FREE + '\t__asm__ __volatile__("nop");\n')
+    kernel.add("nop1", repo, "v6.9", [patch])
+    costs = {}
+    for name in ("v69", "nop1"):
+        d = f"kernel:{name}"
+        c = callgrind_costs(d, "fastpath", functions=kernel.design_functions(d),
+                            packets=512, warmup=1, size=256)
+        costs[name] = c.totals["Ir"] / c.packets
+    assert costs["nop1"] - costs["v69"] == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.serial
+def test_run_and_compare_cli(registered, repo, runs_root, small):
+    import fraglib
+    from fraglib.cli import main
+
+    r = fraglib.run("kernel:v69", "fastpath", **small, store=False)
+    assert r.design == "kernel:v69"
+    assert main(["kernel", "list"]) == 0
+    assert main(["compare", "kernel:v69", "kernel:v613", "--builds", "1",
+                 "--processes", "2", "--no-store", "-p", "packets=2048"]) == 0
+
+
+@pytest.mark.skipif(not os.environ.get("FRAGLIB_KERNEL_TREE"),
+                    reason="FRAGLIB_KERNEL_TREE does not point at a Linux clone")
+def test_real_tree_matches_builtins(kdir):
+    """A real clone: each REV:BUILTIN of $FRAGLIB_KERNEL_REVS (default
+    v6.9:topdown,v6.13:encoded) traces exactly as the built-in design."""
+    tree = os.environ["FRAGLIB_KERNEL_TREE"]
+    revs = os.environ.get("FRAGLIB_KERNEL_REVS", "v6.9:topdown,v6.13:encoded")
+    for i, item in enumerate(revs.split(",")):
+        rev, builtin = item.split(":")
+        rec = kernel.add(f"real{i}", tree, rev)
+        assert rec["builtin"] == builtin
+        for seed in (1, 2, 3):
+            assert _trace(f"kernel:real{i}", seed, 2000) == _trace(builtin, seed, 2000)
