@@ -197,3 +197,35 @@ def test_sentence_names_disagreeing_machines():
     assert "2 of 3 (x1, x2)" in s
     agree = fleet_sentence(t.iloc[:2])
     assert "holds on every machine (2: x1, x2)" in agree
+
+
+def test_machine_gone_is_recorded_lost(cluster, runs_root):
+    """m-a's worker and nanny go away mid-pair and do not come back: after
+    ``lost_after`` seconds the pair is recorded lost, with the reason, and
+    nothing partial is left. (Last in this module: m-a is gone after it.)"""
+    from fraglib.fleet.executor import compare_plan
+    from fraglib.compare import plan
+
+    addr_a = next(a for a, i in Fleet(cluster).identities().items() if i.machine == "m-a")
+    p = plan("topdown", "bottomup", builds=1, processes=3, packets=1 << 18, warmup=2,
+             metadata=False)
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("fc", compare_plan(
+        p, cluster=cluster, machines=["m-a"], root=runs_root, progress=False,
+        lost_after=2)))
+    t.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and t.is_alive():
+        if any("run_pair" in str(k) for k in cluster.processing().get(addr_a, ())):
+            break
+        time.sleep(0.05)
+    sc = cluster.cluster                   # take m-a's nanny and worker away for good
+    del sc.worker_spec["m-a"]
+    sc.scale(len(sc.worker_spec))
+    t.join(60)
+    fc = out["fc"]
+    assert any(lost.machine == "m-a" and "no worker" in lost.reason for lost in fc.lost)
+    assert "m-a" not in fc
+    stored = _stored(runs_root) if runs_root.exists() else pd.DataFrame(columns=["run_id"])
+    assert stored["run_id"].nunique() == 2 * fc.pairs_run["m-a"]
+    _no_partial(runs_root)
