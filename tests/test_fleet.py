@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -31,23 +29,6 @@ from fraglib.report.fleet import (fleet_sentence, fleet_table,  # noqa: E402
                                   fleet_table_from_store)
 
 TINY = dict(builds=1, processes=2, packets=4096, warmup=2, metadata=False, progress=False)
-
-
-def _worker(address: str, machine: str, **env) -> subprocess.Popen:
-    e = {**os.environ, MACHINE_VAR: machine, **env}
-    return subprocess.Popen([sys.executable, "-m", "fraglib", "worker", "--scheduler",
-                             address, "--quiet"], env=e, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -121,17 +102,36 @@ def test_resume_reruns_nothing_stored(cluster, runs_root, monkeypatch):
 
 
 def test_refuses_other_source_hash(cluster):
-    odd = _worker(cluster.scheduler_info()['address'], "m-odd", **{HASH_VAR: "0123456789abcdef"})
+    from fraglib.fleet.identity import worker_resources
+
+    sc = cluster.cluster
+    sc.worker_spec["m-odd"] = {"cls": distributed.Nanny, "options": {
+        "nthreads": 1, "resources": worker_resources("m-odd"), "name": "m-odd",
+        "env": {MACHINE_VAR: "m-odd", HASH_VAR: "0123456789abcdef"}, "dashboard": False}}
+    sc.scale(len(sc.worker_spec))
     try:
         cluster.wait_for_workers(3, timeout=60)
         f = Fleet(cluster, timeout=5)
         with pytest.raises(SourceMismatchError) as e:
             f.machines("all")
-        assert e.value.worker_hash == "0123456789abcdef"
+        assert e.value.worker_hash == "0123456789abcdef" and e.value.machine == "m-odd"
         assert e.value.client_hash in str(e.value) and "m-odd" in str(e.value)
         assert f.machines(["m-a", "m-b"]) == ["m-a", "m-b"]
+        with pytest.raises(SourceMismatchError):
+            compare("topdown", "bottomup", cluster=cluster, machines=["m-odd"], **TINY)
     finally:
-        _stop(odd)
+        del sc.worker_spec["m-odd"]
+        sc.scale(len(sc.worker_spec))
+        deadline = time.monotonic() + 30
+        while len(cluster.scheduler_info()["workers"]) > 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def test_cli_worker_parses():
+    from fraglib.cli import build_parser
+
+    args = build_parser().parse_args(["worker", "--scheduler", "tcp://h:8786", "--quiet"])
+    assert args.scheduler == "tcp://h:8786" and args.quiet and args.func.__name__ == "cmd_worker"
 
 
 def test_worker_killed_mid_pair_loses_nothing(cluster, runs_root):
@@ -229,3 +229,23 @@ def test_machine_gone_is_recorded_lost(cluster, runs_root):
     stored = _stored(runs_root) if runs_root.exists() else pd.DataFrame(columns=["run_id"])
     assert stored["run_id"].nunique() == 2 * fc.pairs_run["m-a"]
     _no_partial(runs_root)
+
+
+def test_describe_announces_the_machine(monkeypatch):
+    """What ``fraglib worker`` announces: identity, CPU, kernel, TSC, counters."""
+    from fraglib.fleet import identity
+
+    monkeypatch.setenv(MACHINE_VAR, "m-described")
+    identity.describe.cache_clear()
+    try:
+        d = identity.describe()
+    finally:
+        identity.describe.cache_clear()
+    assert d["machine"] == "m-described" and d["source_hash"] == identity.source_hash()
+    assert d["cpu_model"] and d["kernel"]
+    assert isinstance(d["tsc_hz"], float) and d["tsc_hz"] > 0 \
+        or str(d["tsc_hz"]).startswith("not measured: ")
+    assert set(d["counters"]).isdisjoint(d["counters_not_measured"])
+    monkeypatch.setenv(MACHINE_VAR, "Bad/Name")
+    with pytest.raises(ParameterError, match=MACHINE_VAR):
+        identity.machine_name()

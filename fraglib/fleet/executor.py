@@ -102,6 +102,8 @@ class _Machine:
         self.stop: str | None = None
         self.run = 0
         self.resumed = 0
+        self.seqs: list[tuple[str, int]] = []
+        self.said = False
 
 
 def _pair_keys(act: RunPair, p) -> list[str]:
@@ -283,7 +285,7 @@ def compare_plan(p, *, cluster=None, machines="all", store: bool = True, root=No
                         give_up(m, f"machine {m.name} had no worker for {lost_after:g} s")
             if progress:
                 for m in ms.values():
-                    if m.future is None and m.stop and not getattr(m, "said", False):
+                    if m.future is None and m.stop and not m.said:
                         m.said = True
                         print(f"fraglib: {m.name}: {m.stop}", file=sys.stderr, flush=True)
         measured_s = clock() - t0
