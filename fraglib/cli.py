@@ -1,5 +1,5 @@
 """``fraglib`` command line: info, designs, workloads, run, compare, sweep, report,
-store (also ``python -m fraglib``).
+store, worker (also ``python -m fraglib``).
 
 The only module that turns exceptions into exit codes: 0 ok, 2 bad input
 (the message names the parameter, the value and what is allowed), 1 any
@@ -200,6 +200,8 @@ def cmd_compare(args) -> int:
     _resume_env(args.resume, f"compare:{args.a}:{args.b}:{args.workload}:{args.seed}")
     if args.target_halfwidth is not None:
         params["target_halfwidth"] = args.target_halfwidth
+    if args.cluster is not None or args.machines is not None:
+        return cmd_compare_fleet(args, params)
     v = _compare.compare(args.a, args.b, workload=args.workload, builds=args.builds,
                          processes=args.processes, aa=args.aa, budget=args.budget,
                          slowdown=args.slowdown, seed=args.seed, store=not args.no_store,
@@ -207,6 +209,35 @@ def cmd_compare(args) -> int:
                          handoff_samples=args.handoff_samples, **params)
     print(v.text)
     return 0
+
+
+def cmd_worker(args) -> int:
+    from .fleet.worker import serve
+
+    return serve(args.scheduler, announce=not args.quiet)
+
+
+def _add_cluster_options(s) -> None:
+    """``--cluster``/``--machines`` of a command that can run on a fleet."""
+    s.add_argument("--cluster", default=None, metavar="ADDR",
+                   help="Dask scheduler address (tcp://host:8786): run on the machines "
+                        "whose `fraglib worker` joined it; each gets its own verdict")
+    s.add_argument("--machines", default=None, metavar="all|NAME,...",
+                   help="with --cluster: which machines (default all)")
+
+
+def cmd_compare_fleet(args, params: dict) -> int:
+    """``fraglib compare --cluster``: one verdict per machine, side by side."""
+    from . import compare as _compare
+
+    fc = _compare.compare(args.a, args.b, workload=args.workload, builds=args.builds,
+                          processes=args.processes, aa=args.aa, budget=args.budget,
+                          slowdown=args.slowdown, seed=args.seed, store=not args.no_store,
+                          interleave=False if args.no_interleave else None,
+                          handoff_samples=args.handoff_samples, cluster=args.cluster,
+                          machines=args.machines or "all", **params)
+    print(fc.text)
+    return 1 if fc.lost else 0
 
 
 def cmd_sweep(args) -> int:
@@ -384,7 +415,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "already stored; run only the rest")
     s.add_argument("-p", "--param", type=_kv, action="append", metavar="KEY=VALUE",
                    help="run parameter, VALUE read as YAML (packets=..., size=..., dist=...)")
+    _add_cluster_options(s)
     s.set_defaults(func=cmd_compare)
+
+    s = sub.add_parser("worker", help="join a Dask fleet as this machine's worker")
+    s.add_argument("--scheduler", required=True, metavar="ADDR",
+                   help="the Dask scheduler's address (tcp://host:8786)")
+    s.add_argument("--quiet", action="store_true",
+                   help="announce only the machine name and source hash (no TSC "
+                        "calibration or counter probe)")
+    s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser("sweep", help="execute the notebooks with papermill")
     s.add_argument("notebooks", nargs="*", help="notebook names (default: all)")

@@ -225,7 +225,7 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
             progress: bool = True, resamples: int = 10_000,
             target_halfwidth: float = 0.0025, confidence: float = 0.95,
             interleave: bool | None = None, handoff_samples: int | None = None,
-            **params) -> Comparison:
+            cluster=None, machines=None, **params) -> Comparison:
     """Compare design B against baseline A and return a verdict with its data.
 
     Validates everything first (:func:`plan`), then carries out what the
@@ -288,6 +288,15 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
     handoff_samples : int, optional
         Samples per round when interleaved; default
         :data:`fraglib.api.HANDOFF_SAMPLES`.
+    cluster : None, str, distributed.Client or fraglib.fleet.Fleet
+        Run on a Dask fleet (:mod:`fraglib.fleet`): each machine runs the
+        whole plan, its builds and pairs, and gets its own verdict; the
+        result is then a :class:`fraglib.fleet.FleetComparison`
+        (``{machine: Comparison}``). None with ``machines`` None: here,
+        directly (no Dask).
+    machines : "all", str or list of str, optional
+        With ``cluster``: which machines (default all); given without
+        ``cluster``, this machine through a local Dask cluster.
     **params
         Run parameters (``packets``, ``size``, ``align``, ``batch``,
         ``warmup``, ``cpu``, ``counters``, ``metadata``, ``timeout``) and
@@ -310,6 +319,11 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
              budget=budget, slowdown=slowdown, seed=seed, resamples=resamples,
              target_halfwidth=target_halfwidth, confidence=confidence,
              interleave=interleave, handoff_samples=handoff_samples, **params)
+    if cluster is not None or machines is not None:
+        from .fleet import compare_plan
+
+        return compare_plan(p, cluster=cluster, machines=machines or "all", store=store,
+                            root=root, progress=progress)
     clock = time.monotonic
     sched = Scheduler(p, comparison=comparison_id(p, resume=store), clock=clock)
     t0 = sched.t0

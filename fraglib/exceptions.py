@@ -20,6 +20,8 @@ __all__ = [
     "StoreError",
     "StoreSchemaError",
     "StoreWarning",
+    "FleetError",
+    "SourceMismatchError",
 ]
 
 
@@ -163,3 +165,39 @@ class StoreSchemaError(StoreError):
 
 class StoreWarning(UserWarning):
     """Something in the store was set aside (a corrupt or foreign file)."""
+
+
+class FleetError(FraglibError, RuntimeError):
+    """A fleet (Dask) run could not be set up or carried out (:mod:`fraglib.fleet`).
+
+    Parameters
+    ----------
+    message : str
+        What failed and what to do about it.
+    machine : str, optional
+        The machine concerned.
+    """
+
+    def __init__(self, message: str, machine: str | None = None):
+        self.machine = machine
+        super().__init__(message)
+
+
+class SourceMismatchError(FleetError):
+    """A worker runs another fraglib than the client: it is refused.
+
+    Parameters
+    ----------
+    machine : str
+        The worker's machine identity.
+    worker_hash, client_hash : str
+        The two source hashes (:func:`fraglib.fleet.identity.source_hash`).
+    """
+
+    def __init__(self, machine: str, worker_hash: str, client_hash: str):
+        self.worker_hash = worker_hash
+        self.client_hash = client_hash
+        super().__init__(
+            f"worker {machine} refused: its fraglib source hash is {worker_hash}, the "
+            f"client's is {client_hash}; check out the same fraglib commit on both "
+            "(and reinstall: pip install -e .), then restart the worker", machine)
