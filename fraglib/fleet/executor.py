@@ -177,7 +177,8 @@ def compare_plan(p, *, cluster=None, machines="all", store: bool = True, root=No
 
     from distributed import wait
 
-    from ..compare import _comparison, _observations, comparison_id
+    from ..compare import _comparison, comparison_id
+    from ..comparison import observation_rows as _observations
 
     if isinstance(lost_after, bool) or not isinstance(lost_after, (int, float)) \
             or not lost_after > 0:
