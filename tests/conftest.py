@@ -23,6 +23,9 @@ sys.modules.setdefault("rfc3987_syntax", None)
 #: A file listed here that no longer exists costs nothing.
 SLOW_FIRST = (
     "test_notebooks_usecases_more.py",
+    "test_kernel_notebook.py",
+    "test_fleet.py",
+    "test_kernel.py",
     "test_notebooks_verdicts.py",
     "test_notebooks_usecases.py",
     "test_conformance.py",
@@ -40,7 +43,8 @@ SLOW_FIRST = (
 #: Files whose tests are independent units (no module-scoped fixture): each
 #: test may go to either worker, so one file's long tests run side by side.
 SPLIT = {"test_notebooks_usecases_more.py", "test_notebooks_usecases.py",
-         "test_notebooks_verdicts.py", "test_conformance.py", "test_stats.py"}
+         "test_notebooks_verdicts.py", "test_conformance.py", "test_stats.py",
+         "test_kernel_notebook.py"}
 
 
 @pytest.hookimpl(tryfirst=True)

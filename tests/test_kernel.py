@@ -255,7 +255,6 @@ def test_patch_adds_one_instruction_per_packet(registered, repo, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.serial
 def test_run_and_compare_cli(registered, repo, runs_root, small):
     import fraglib
     from fraglib.cli import main

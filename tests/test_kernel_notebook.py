@@ -7,7 +7,8 @@ import pytest
 import kernel_forms as K  # noqa: E402  (tests/ is on sys.path)
 from fraglib import notebooks
 
-pytestmark = [pytest.mark.slow, pytest.mark.serial]
+# No timing is asserted (callgrind counts), so these share the parallel batch.
+pytestmark = pytest.mark.slow
 
 
 def outputs(path) -> str:
