@@ -17,8 +17,7 @@ from .exceptions import FraglibError, ParameterError
 __all__ = ["FragCache", "CacheState", "PageModel", "PcpState", "init_page_model",
            "pcp_state", "PAGE_SIZE"]
 
-PAGE_SIZE = 4096
-MAX_SIZE = 32768
+from .designs import PAGE_SIZE  # noqa: E402  (the C header's, not a copy)
 
 _page_model_args: dict | None = None
 
