@@ -83,7 +83,7 @@ def test_perf_collectors_refuse_a_non_root_user_above_paranoid_2(monkeypatch):
             False, "not permitted: perf_event_paranoid=3 (needs <= 2 or root)")
     with pytest.raises(CollectorUnavailable, match="perf_event_paranoid=3"):
         with K.get_collector("perf-stat").collect():
-            pass
+            pytest.fail("collect() entered although perf is not permitted")
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     assert perf_permitted() is None
 
@@ -161,7 +161,7 @@ def test_perf_stat_refuses_bad_event_lists(events):
         pytest.skip(K.get_collector("perf-stat").available()[1])
     with pytest.raises(ParameterError, match="events"):
         with K.get_collector("perf-stat").collect(events=events):
-            pass
+            pytest.fail(f"collect() entered with events={events!r}")
 
 
 # --------------------------------------------------------------------------
@@ -222,8 +222,8 @@ def test_engine_counters_set_counters_and_parse_the_document(engine):
 def test_a_collection_without_the_engine_document_is_an_error():
     _skip_unless("counters")
     with pytest.raises(EngineError, match="no engine document"):
-        with K.get_collector("counters").collect():
-            pass
+        with K.get_collector("counters").collect() as c:
+            assert c.result is None     # filled only when the block ends
 
 
 def test_callgrind_collects_the_toggled_functions(engine):
