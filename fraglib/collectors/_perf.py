@@ -8,7 +8,7 @@ import shutil
 from .. import counters as _counters
 from .base import tool_version
 
-__all__ = ["find_perf", "perf_permitted", "PERF_PACKAGE"]
+__all__ = ["find_perf", "perf_permitted", "perf_usable", "PERF_PACKAGE"]
 
 #: what to install when perf is missing
 PERF_PACKAGE = "linux-perf (Debian) / linux-tools"
@@ -34,3 +34,13 @@ def perf_permitted() -> str | None:
     if p is not None and p > 2:
         return f"not permitted: perf_event_paranoid={p} (needs <= 2 or root)"
     return None
+
+
+def perf_usable() -> tuple[bool, str]:
+    """``(True, version)`` when perf is installed and permitted, else
+    ``(False, why not)``: the first half of both collectors' ``available()``."""
+    exe, ver = find_perf()
+    if exe is None:
+        return False, ver
+    denied = perf_permitted()
+    return (False, denied) if denied else (True, ver)

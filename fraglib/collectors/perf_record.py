@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .. import counters as _counters
 from ..exceptions import CollectorUnavailable, EngineError
-from ._perf import find_perf, perf_permitted
+from ._perf import find_perf, perf_usable
 from .base import Collection, Collector, output_dir
 from .engine_counters import hardware_summary
 
@@ -114,12 +114,9 @@ class PerfRecord(Collector):
     scope = PERF_REGION
 
     def available(self) -> tuple[bool, str]:
-        exe, ver = find_perf()
-        if exe is None:
+        usable, ver = perf_usable()
+        if not usable:
             return False, ver
-        denied = perf_permitted()
-        if denied:
-            return False, denied
         ok, _ = hardware_summary(_counters.probe())
         if "cycles" in ok:
             return True, f"{ver}; samples on cycles"

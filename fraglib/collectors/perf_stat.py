@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 
 from .. import counters as _counters
 from ..exceptions import EngineError, ParameterError
-from ._perf import find_perf, perf_permitted
+from ._perf import find_perf, perf_usable
 from .base import Collection, Collector, output_dir
 from .engine_counters import hardware_summary
 
@@ -112,12 +112,9 @@ class PerfStat(Collector):
     scope = PERF_STAT_SCOPE
 
     def available(self) -> tuple[bool, str]:
-        exe, ver = find_perf()
-        if exe is None:
+        usable, ver = perf_usable()
+        if not usable:
             return False, ver
-        denied = perf_permitted()
-        if denied:
-            return False, denied
         return True, f"{ver}; {hardware_summary(_counters.probe())[1]}"
 
     def _collect(self, out_dir, *, events: Sequence[str] | None = None
