@@ -11,6 +11,11 @@ far, and answers :meth:`Scheduler.next` with one action:
   :meth:`Scheduler.measured` with their process-level rows;
 * :class:`Stop` -- done, and why.
 
+:class:`Portfolio` shares one deadline among several such schedulers (the
+cells of ``0.0-summary``): it hands out the next action of the comparison
+furthest from its target, so a short budget leaves every cell at about the
+same fraction of its target instead of running out on the last one.
+
 It never builds, runs or writes anything; its only outside input is the
 clock, which is injectable (``clock=``), so a budget policy can be tested
 with a fake clock and fake measurements. :func:`fraglib.compare.compare` is
@@ -31,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from types import MappingProxyType
 
 import numpy as np
@@ -42,7 +47,7 @@ from .exceptions import ParameterError
 from .spec import Labels, RunSpec
 
 __all__ = ["Plan", "BuildPair", "MakeBuilds", "RunPair", "Stop", "Scheduler",
-           "layout_seed", "slowdown_flags", "side_labels", "INTERIM_RESAMPLES"]
+           "Portfolio", "Advance", "layout_seed", "slowdown_flags", "side_labels", "INTERIM_RESAMPLES"]
 
 #: bootstrap resamples of the interim CI checks in budget mode (the final
 #: verdict uses the plan's ``resamples``)
@@ -368,3 +373,124 @@ class Scheduler:
             if why:
                 return why
             pairs_next = self.next_wave_pairs()
+
+
+# ---- several comparisons, one deadline --------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Advance:
+    """Action of a :class:`Portfolio`: carry out ``action`` for comparison ``key``."""
+
+    key: Hashable
+    action: MakeBuilds | RunPair
+
+
+class Portfolio:
+    """Share one deadline among several comparisons, furthest from its target first.
+
+    Each comparison keeps its own :class:`Scheduler` (budget mode; all made
+    with the same deadline, so none starts a pair expected to end past it,
+    and each stops on its own target half-width). :meth:`next` advances one
+    of them by one action:
+
+    1. comparisons without a variance estimate yet (2 builds, and 2 pairs
+       in one of them) go first, in the order given: the pilot;
+    2. then always the one whose estimated half-width is the largest
+       multiple of its target (:meth:`distance`), so the time goes where
+       the variance is (Neyman-style allocation done adaptively: with a
+       budget too short for every target, all comparisons end at about the
+       same fraction of theirs; one that reaches its target stops and
+       leaves its time to the others).
+
+    Builds, pair costs and the stop rule stay the schedulers' own; the
+    portfolio only chooses whose turn it is. Pure, like :class:`Scheduler`.
+
+    Parameters
+    ----------
+    schedulers : mapping
+        ``{key: Scheduler}``, in priority order for the pilots and ties.
+
+    Notes
+    -----
+    Protocol: :meth:`next` returns :class:`Advance` (carry out its action,
+    then call :meth:`built` or :meth:`measured` with the same key) or
+    :class:`Stop` once every scheduler stopped; :attr:`stops` holds each
+    comparison's own stop reason.
+    """
+
+    def __init__(self, schedulers: Mapping[Hashable, Scheduler]):
+        if not schedulers:
+            raise ParameterError("schedulers", dict(schedulers), "at least one Scheduler")
+        self.schedulers = dict(schedulers)
+        self.stops: dict[Hashable, str] = {}
+        self._order = {k: i for i, k in enumerate(self.schedulers)}
+        self._waiting: Hashable | None = None
+        self._stop: Stop | None = None
+
+    def distance(self, key: Hashable) -> float:
+        """Estimated CI half-width of `key` over its target (``inf``: no estimate yet).
+
+        From the variance components of its pairs so far: ``se**2 =
+        sigma_build**2 / n_builds + sigma_pair**2 / n_pairs`` with the
+        Student-t quantile on ``n_builds - 1`` degrees of freedom, the
+        interval the verdict uses with few builds. Cheap: no bootstrap.
+        """
+        from scipy import stats as sps
+
+        s = self.schedulers[key]
+        p = s.plan
+        if s.n_pairs < 2:
+            return math.inf
+        obs = pd.DataFrame(s.rows)
+        n_b = int(obs["build"].nunique())
+        if n_b < 2:
+            return math.inf
+        try:
+            vc = _stats.variance_components(obs, p.label_a, p.label_b)
+        except ParameterError:
+            return math.inf
+        if not math.isfinite(vc["sigma_pair"]):     # one pair per build so far
+            return math.inf
+        sb = vc["sigma_build"] if math.isfinite(vc["sigma_build"]) else 0.0
+        sp = vc["sigma_pair"]
+        se = math.sqrt(sb ** 2 / n_b + sp ** 2 / s.n_pairs)
+        q = float(sps.t.ppf(0.5 + p.confidence / 2.0, n_b - 1))
+        return math.expm1(q * se) / p.target_halfwidth
+
+    def next(self) -> Advance | Stop:
+        """The next action (see the class Notes)."""
+        if self._stop is not None:
+            return self._stop
+        if self._waiting is not None:
+            raise ParameterError("portfolio", "next()",
+                                 f"built() or measured() of {self._waiting!r} first")
+        while True:
+            live = [k for k in self.schedulers if k not in self.stops]
+            if not live:
+                self._stop = Stop(f"all {len(self.schedulers)} comparisons stopped")
+                return self._stop
+            key = max(live, key=lambda k: (self.distance(k), -self._order[k]))
+            act = self.schedulers[key].next()
+            if isinstance(act, Stop):
+                self.stops[key] = act.reason
+                continue
+            self._waiting = key
+            return Advance(key, act)
+
+    def built(self, key: Hashable, builds: list[BuildPair], seconds: float) -> None:
+        """:meth:`Scheduler.built` of comparison `key`."""
+        self._expect(key)
+        self.schedulers[key].built(builds, seconds)
+
+    def measured(self, key: Hashable, rows: list[Mapping], seconds: float) -> None:
+        """:meth:`Scheduler.measured` of comparison `key`."""
+        self._expect(key)
+        self.schedulers[key].measured(rows, seconds)
+
+    def _expect(self, key: Hashable) -> None:
+        if self._waiting is None or key != self._waiting:
+            raise ParameterError("key", key, f"{self._waiting!r}, the comparison of the "
+                                 "last Advance" if self._waiting is not None
+                                 else "nothing: call next() first")
+        self._waiting = None

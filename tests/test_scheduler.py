@@ -6,7 +6,8 @@ import pytest
 
 from fraglib import compare as cmp
 from fraglib.exceptions import ParameterError
-from fraglib.scheduler import BuildPair, MakeBuilds, RunPair, Scheduler, Stop
+from fraglib.scheduler import (Advance, BuildPair, MakeBuilds, Portfolio, RunPair, Scheduler,
+                              Stop)
 
 
 class FakeClock:
@@ -126,3 +127,95 @@ def test_protocol_is_enforced():
         s.next()
     with pytest.raises(ParameterError):
         s.measured([], 1.0)
+
+
+# ---- Portfolio: several comparisons, one deadline --------------------------------
+
+
+def _fake_rows(act, rng, effect, noise):
+    rows = []
+    for spec in act.in_order:
+        lab = spec.labels
+        v = 100.0 * (1 + effect if lab.role == "B" else 1.0) * np.exp(rng.normal(0, noise))
+        rows.append({"build": lab.build_id, "pair": lab.pair, "design": lab.name, "value": v})
+    return rows
+
+
+def _drive_portfolio(plans, noise, *, compile_s=0.5, pair_s=1.0, seed=0):
+    """A Portfolio over `plans` ({key: Plan}) to its end; noise per key."""
+    clock = FakeClock()
+    port = Portfolio({k: Scheduler(p, comparison=str(k), clock=clock)
+                      for k, p in plans.items()})
+    rng = np.random.default_rng(seed)
+    keys = []
+    while True:
+        adv = port.next()
+        if isinstance(adv, Stop):
+            return port, keys, clock
+        keys.append(adv.key)
+        if isinstance(adv.action, MakeBuilds):
+            clock.t += compile_s * len(adv.action.indices)
+            port.built(adv.key, [BuildPair(j, sa, sb, "ka", "kb") for j, (sa, sb)
+                                 in zip(adv.action.indices, adv.action.seeds)],
+                       compile_s * len(adv.action.indices))
+            continue
+        clock.t += pair_s
+        port.measured(adv.key, _fake_rows(adv.action, rng, 0.01, noise[adv.key]), pair_s)
+
+
+def test_portfolio_pilots_in_order_then_gives_the_noisy_cell_more_pairs():
+    budget = 40.0
+    plans = {k: _plan(builds=2, processes=2, budget=budget, target_halfwidth=1e-6)
+             for k in ("quiet", "noisy")}
+    port, keys, clock = _drive_portfolio(plans, {"quiet": 0.002, "noisy": 0.02})
+    # pilot: the first cell until it has a variance estimate (2 builds, 2 pairs
+    # in one), before the second starts
+    first_noisy = keys.index("noisy")
+    assert set(keys[:first_noisy]) == {"quiet"} and first_noisy >= 4
+    pairs = {k: port.schedulers[k].n_pairs for k in plans}
+    assert pairs["noisy"] > 3 * pairs["quiet"], pairs
+    assert port.stops == {"quiet": "budget spent", "noisy": "budget spent"}
+    assert clock.t <= 100.0 + budget
+    assert port.next() == port.next() and isinstance(port.next(), Stop)
+
+
+def test_portfolio_cell_at_its_target_stops_and_leaves_the_time_to_the_others():
+    plans = {"easy": _plan(builds=2, processes=2, budget=40, target_halfwidth=0.05),
+             "hard": _plan(builds=2, processes=2, budget=40, target_halfwidth=1e-6)}
+    port, keys, _ = _drive_portfolio(plans, {"easy": 0.002, "hard": 0.002})
+    assert port.stops["easy"].startswith("target reached")
+    assert port.stops["hard"] == "budget spent"
+    assert port.schedulers["hard"].n_pairs > 4 * port.schedulers["easy"].n_pairs
+
+
+def test_portfolio_distance_needs_a_variance_estimate_and_shrinks_with_pairs():
+    clock = FakeClock()
+    s = Scheduler(_plan(builds=2, processes=8, budget=1000, target_halfwidth=0.001),
+                  comparison="c", clock=clock)
+    port = Portfolio({"c": s})
+    rng = np.random.default_rng(1)
+    seen = []
+    for _ in range(17):
+        adv = port.next()
+        if isinstance(adv.action, MakeBuilds):
+            port.built("c", [BuildPair(j, a, b, "ka", "kb") for j, (a, b)
+                             in zip(adv.action.indices, adv.action.seeds)], 1.0)
+            continue
+        port.measured("c", _fake_rows(adv.action, rng, 0.0, 0.01), 1.0)
+        seen.append(port.distance("c"))
+    assert seen[0] == seen[1] == np.inf          # one pair per build: no sigma_pair yet
+    assert np.isfinite(seen[2]) and seen[-1] < seen[2]
+
+
+def test_portfolio_protocol_is_enforced():
+    clock = FakeClock()
+    port = Portfolio({k: Scheduler(_plan(builds=1, processes=2, budget=10),
+                                   comparison=k, clock=clock) for k in ("a", "b")})
+    adv = port.next()
+    assert isinstance(adv, Advance) and adv.key == "a"
+    with pytest.raises(ParameterError, match="first"):
+        port.next()
+    with pytest.raises(ParameterError, match="key"):
+        port.built("b", [], 1.0)
+    with pytest.raises(ParameterError, match="schedulers"):
+        Portfolio({})
