@@ -256,42 +256,62 @@ def test_debate_validates_before_running():
     assert e.value.param == "packets"
 
 
+def _fake_verdict(design, seed, effect=0.01):
+    df = stats.simulate_pairs(3, 4, effect=effect, sigma_pair=0.01, seed=seed)
+    return stats.verdict(df.replace({"design": {"A": "topdown", "B": design}}),
+                         "topdown", design, resamples=1000)
+
+
 def test_debate_spends_the_budget_on_the_debate_first(monkeypatch):
     """Budget arithmetic with a fake clock and fake comparisons (no engine)."""
     import types
 
     now = [0.0]
-    calls = []
+    calls, pools = [], []
+
+    def fake_portfolio(plans, **kw):
+        # the debate's cells share one pool: they spend half of it
+        pools.append({k: (p.budget, p.target_halfwidth) for k, p in plans.items()})
+        budget = next(iter(plans.values())).budget
+        now[0] += budget * 0.5
+        done = {k: types.SimpleNamespace(verdict=_fake_verdict(k[0], i), ci_method="boot",
+                                         wall_s=budget / 8, stop_reason="target reached",
+                                         n_processes=24)
+                for i, k in enumerate(plans)}
+        return done, {}, {k: [] for k in plans}
 
     def fake_cell(baseline, design, workload, kw, *, budget, target, **common):
         calls.append((design, workload, round(budget, 3), target))
         now[0] += budget * 0.5            # every cell reaches its target in half its share
-        df = stats.simulate_pairs(3, 4, effect=0.01, sigma_pair=0.01, seed=len(calls))
-        v = stats.verdict(df.replace({"design": {"A": "topdown", "B": design}}),
-                          "topdown", design, resamples=1000)
         return {"label": f"{design}/{workload}", "design": design, "workload": workload,
                 "baseline": baseline, "mde_target": target, "budget_s": budget,
-                "verdict": v, "reason": "", "wall_s": budget * 0.5, "faulted": 0,
-                "flag": ""}
+                "verdict": _fake_verdict(design, len(calls)), "reason": "",
+                "wall_s": budget * 0.5, "faulted": 0, "flag": ""}
 
+    import fraglib.compare
+    monkeypatch.setattr(fraglib.compare, "compare_portfolio", fake_portfolio)
     monkeypatch.setattr(summary, "_run_cell", fake_cell)
     monkeypatch.setattr(summary, "_prebuild", lambda *a, **k: None)
     monkeypatch.setattr(summary, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
     s = summary.debate(160, others=["negoffset", "slicer1k"], workloads=["fastpath", "rx"],
                        others_share=0.25, min_cell_s=10)
-    debate_calls = calls[:4]
-    assert [(d, w) for d, w, _, _ in debate_calls] == [
-        ("bottomup", "fastpath"), ("encoded", "fastpath"), ("bottomup", "rx"),
-        ("encoded", "rx")], "the debate runs first, fastpath first"
-    assert debate_calls[0][2] == pytest.approx(120 / 4)
-    assert debate_calls[1][2] > debate_calls[0][2], "time a cell saves goes to the next"
-    assert [t for *_, t in debate_calls] == [0.005, 0.005, 0.01, 0.01]
-    # others: negoffset on both workloads; slicer1k/rx refused before anything runs
-    assert [(d, w) for d, w, _, _ in calls[4:]] == [("negoffset", "fastpath"),
-                                                   ("slicer1k", "fastpath"),
-                                                   ("negoffset", "rx")]
+    assert len(pools) == 1, "the debate's cells run first, in one portfolio"
+    assert list(pools[0]) == [("bottomup", "fastpath"), ("encoded", "fastpath"),
+                              ("bottomup", "rx"), ("encoded", "rx")], "fastpath first"
+    assert [b for b, _ in pools[0].values()] == [pytest.approx(120)] * 4
+    hw = {k[1]: h for k, (_, h) in pools[0].items()}
+    assert hw["fastpath"] == pytest.approx(summary.halfwidth_for_mde(0.005))
+    assert hw["rx"] == pytest.approx(summary.halfwidth_for_mde(0.01))
+    # others: what the debate left (100 s from t = 60), negoffset on both
+    # workloads; slicer1k/rx refused before anything runs
+    assert [(d, w) for d, w, _, _ in calls] == [("negoffset", "fastpath"),
+                                               ("slicer1k", "fastpath"),
+                                               ("negoffset", "rx")]
+    assert calls[0][2] == pytest.approx(100 / 3, abs=1e-3)
+    assert calls[1][2] > calls[0][2], "time a cell saves goes to the next"
     assert list(s.debate["label"]) == ["bottomup/fastpath", "bottomup/rx",
                                        "encoded/fastpath", "encoded/rx"]
+    assert (s.debate["stop_reason"] == "target reached").all()
     kinds = dict(zip(s.others["label"], s.others["kind"]))
     assert kinds["slicer1k/rx"] == summary.NOT_APPLICABLE
     assert s.spent_s <= 160 + 1e-9 and s.budget_s == 160
@@ -301,28 +321,38 @@ def test_debate_cells_run_even_past_a_tiny_budget_and_the_rest_does_not(monkeypa
     import types
 
     now = [0.0]
-    ran = []
+    pools, ran = [], []
 
-    def fake_cell(baseline, design, workload, kw, *, budget, target, **common):
-        ran.append((design, workload, budget))
+    def fake_portfolio(plans, **kw):
+        budget = next(iter(plans.values())).budget
+        pools.append(budget)
         now[0] += budget
-        df = stats.simulate_pairs(3, 4, effect=0.0, sigma_pair=0.01, seed=len(ran))
-        v = stats.verdict(df.replace({"design": {"A": "topdown", "B": design}}),
-                          "topdown", design, resamples=1000)
-        return {"label": f"{design}/{workload}", "design": design, "workload": workload,
-                "baseline": baseline, "mde_target": target, "budget_s": budget,
-                "verdict": v, "reason": ""}
+        # one cell got no second pair: no verdict, and the reason says so
+        keys = list(plans)
+        done = {k: types.SimpleNamespace(verdict=_fake_verdict(k[0], 1, 0.0), ci_method="b",
+                                         wall_s=budget, stop_reason="budget spent",
+                                         n_processes=8) for k in keys[:1]}
+        return done, {keys[1]: "the budget left no room for 2 process pairs"}, \
+            {k: [] for k in keys}
 
+    def fake_cell(*a, **k):
+        ran.append(a)
+        raise AssertionError("no other design runs once the budget is spent")
+
+    import fraglib.compare
+    monkeypatch.setattr(fraglib.compare, "compare_portfolio", fake_portfolio)
     monkeypatch.setattr(summary, "_run_cell", fake_cell)
     monkeypatch.setattr(summary, "_prebuild", lambda *a, **k: None)
     monkeypatch.setattr(summary, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
     s = summary.debate(20, designs=["bottomup"], others=["negoffset"],
                        workloads=["fastpath", "rx"], min_cell_s=15)
-    assert [(d, w) for d, w, _ in ran] == [("bottomup", "fastpath"), ("bottomup", "rx")]
-    assert all(b == 15 for *_, b in ran), "a debate cell always gets min_cell_s"
+    assert pools == [30], "the debate's cells share at least min_cell_s each"
+    assert not ran
     assert set(s.others["kind"]) == {summary.NOT_RUN}
     assert "spent before its turn" in s.others["reason"].iloc[0]
-    assert s.debate["kind"].isin(stats.KINDS).all()
+    kinds = dict(zip(s.debate["workload"], s.debate["kind"]))
+    assert kinds["fastpath"] in stats.KINDS and kinds["rx"] == summary.NOT_RUN
+    assert "no room for 2 process pairs" in s.debate["reason"].iloc[1]
 
 
 def test_equal_reasons_share_one_note():

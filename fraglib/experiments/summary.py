@@ -232,6 +232,43 @@ def _family(rows: list[dict], alpha: float) -> pd.DataFrame:
     return table[list(_SUMMARY_COLUMNS)]
 
 
+def _debate_cells(cells, baseline: str, kws: Mapping, targets: Mapping, *, pool_s: float,
+                  builds: int, processes: int, seed: int, store: bool, root, resamples: int,
+                  progress: bool) -> dict:
+    """The debate's cells in one :func:`fraglib.compare.compare_portfolio`.
+
+    All cells share `pool_s` seconds: after a pilot of each (its first
+    wave), the next pair always goes to the cell whose CI is the furthest
+    from its MDE target (:class:`fraglib.scheduler.Portfolio`), so the time
+    follows each workload's variance and cost, and a cell that reaches its
+    target leaves the rest to the others. Rows as :func:`_run_cell`'s.
+    """
+    from ..compare import compare_portfolio, plan
+
+    plans = {(d, w): plan(baseline, d, workload=w, builds=builds, processes=processes,
+                          budget=pool_s, target_halfwidth=halfwidth_for_mde(targets[w]),
+                          seed=seed, resamples=resamples, **kws[w])
+             for d, w in cells}
+    done, failed, caught = compare_portfolio(plans, store=store, root=root,
+                                             progress=progress)
+    rows = {}
+    for (d, w), p in plans.items():
+        row = {"label": f"{d}/{w}", "design": d, "workload": w, "baseline": baseline,
+               "mde_target": targets[w], "budget_s": pool_s}
+        if (d, w) in failed:
+            rows[(d, w)] = {**row, "kind": NOT_RUN, "kind_raw": NOT_RUN, "resolved": False,
+                            "reason": failed[(d, w)], "wall_s": math.nan}
+            continue
+        c = done[(d, w)]
+        faulted, flag = run_flags(caught[(d, w)], c.n_processes)
+        rows[(d, w)] = {**row, "verdict": c.verdict, "reason": "", "ci_method": c.ci_method,
+                        "wall_s": c.wall_s, "stop_reason": c.stop_reason,
+                        "sigma_build": c.verdict.sigma_build,
+                        "sigma_pair": c.verdict.sigma_pair, "faulted": faulted,
+                        "flag": flag}
+    return rows
+
+
 def _prebuild(designs: Sequence[str], builds: int, seed: int) -> None:
     """Compile the first `builds` layout builds of `designs`, two at a time.
 
@@ -263,17 +300,19 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
     The budget is spent in this order:
 
     1. **The debate cells**, ``designs`` x ``workloads`` against `baseline`,
-       one after another, each in budget mode of
-       :func:`fraglib.compare.compare`: waves of ``builds`` layout builds until
-       the CI half-width gives the workload's MDE target
-       (:func:`halfwidth_for_mde` of :data:`MDE_TARGETS`) or the cell's share
-       is spent. A cell's share is what is left of ``(1 - others_share) *
-       budget_s`` divided by the debate cells still to run, but at least
-       `min_cell_s` (even past the budget: the question is answered first),
-       so time a cell saves by reaching its target goes to the ones after
-       it. The first wave's engines of the baseline and the debate designs
-       are compiled up front, inside the budget, since every cell of a
-       design shares them.
+       together in :func:`fraglib.compare.compare_portfolio` (budget mode of
+       each: waves of ``builds`` layout builds until the CI half-width gives
+       the workload's MDE target, :func:`halfwidth_for_mde` of
+       :data:`MDE_TARGETS`). They share ``(1 - others_share) * budget_s``
+       (at least ``min_cell_s`` per cell, even past the budget: the question
+       is answered first): after a pilot wave of each cell, every next pair
+       goes to the cell whose interval is the furthest from its target
+       (:class:`fraglib.scheduler.Portfolio`), so the seconds follow each
+       workload's measured variance and cost, and a cell that reaches its
+       target leaves its time to the others; with too little time, all end
+       at about the same fraction of their targets. The first wave's
+       engines of the baseline and the debate designs are compiled up
+       front, inside the budget, since every cell of a design shares them.
     2. **The other designs** (`others`) against `baseline` on the same
        workloads, fastpath row of every design first, sharing what is left
        of the whole budget (at least ``others_share``). When that leaves a cell
@@ -302,7 +341,7 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
     others_share : float, default 0.2
         Fraction of the budget kept for the other designs, in [0, 1).
     min_cell_s : float, default 15
-        Every debate cell gets at least this many seconds (so a budget
+        The debate cells share at least this many seconds each (so a budget
         below ``8 * min_cell_s`` plus the first compiles is exceeded); no
         other cell starts with less.
     builds, processes : int
@@ -380,18 +419,17 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
     # every cell of a design shares them, so no cell's share pays for them
     _prebuild([baseline, *designs], builds, seed)
 
-    def spend(cells, pool_end, required=False):
+    def spend(cells, pool_end):
         """Run `cells` in order, sharing the seconds until `pool_end`.
 
         In order of priority: a cell gets at least min_cell_s while that
-        much is left (always, when `required`); the cells after it then get
-        what remains.
+        much is left; the cells after it then get what remains.
         """
         rows = {}
         for i, (d, w) in enumerate(cells):
             left = pool_end - time.monotonic()
             share = max(left / (len(cells) - i), min_cell_s)
-            if left < min_cell_s and not required:
+            if left < min_cell_s:
                 rows[(d, w)] = {"label": f"{d}/{w}", "design": d, "workload": w,
                                 "baseline": baseline, "kind": NOT_RUN, "kind_raw": NOT_RUN,
                                 "resolved": False, "mde_target": targets[w],
@@ -414,8 +452,9 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
             "reason": refused[(d, w)], "mde_target": targets[w]} for d, w in cells]
         return _family(rows, alpha)
 
-    ran = spend([c for c in debate_cells if not refused[c]],
-                t0 + (1 - others_share) * budget_s, required=True)
+    ran = _debate_cells([c for c in debate_cells if not refused[c]], baseline, kws, targets,
+                        pool_s=max(t0 + (1 - others_share) * budget_s - time.monotonic(),
+                                   min_cell_s * len(debate_cells)), **common)
     first = table_of([(d, w) for d in designs for w in workloads], ran)
     ran = spend([c for c in other_cells if not refused[c]], t0 + budget_s)
     second = table_of([(d, w) for d in others for w in workloads], ran)
@@ -423,8 +462,8 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
     for t in (first, second):
         t.attrs.update({"baseline": baseline, "alpha": alpha, "seed": seed,
                         "budget_s": budget_s})
-    method = (f"budget mode: waves of {builds} layout builds x ABBA process pairs "
-              f"until the MDE target or the cell's share of {budget_s:.0f} s; "
-              "hier. bootstrap CI; Holm per table")
+    method = (f"budget mode: waves of {builds} layout builds x ABBA process pairs; "
+              "the debate's cells share their time, each next pair to the cell "
+              "furthest from its MDE target; hier. bootstrap CI; Holm per table")
     return Summary(debate=first, others=second, budget_s=budget_s, spent_s=spent,
                    baseline=baseline, method=method)
