@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 from ._build import REPO_ROOT
 from .exceptions import FraglibError, ParameterError
 
-__all__ = ["notebook_paths", "sweep", "report", "notebooks_dir", "reports_dir"]
+__all__ = ["notebook_paths", "sweep", "report", "notebooks_dir", "reports_dir",
+           "duration"]
 
 
 def notebooks_dir() -> Path:
@@ -138,6 +139,13 @@ def _keep_failed(tmp: Path, dest: Path) -> Path | None:
     return dest
 
 
+def duration(nb_path: str | os.PathLike) -> float | None:
+    """Seconds an executed notebook took (papermill's own record); None if unknown."""
+    nb = json.loads(Path(nb_path).read_text())
+    d = nb.get("metadata", {}).get("papermill", {}).get("duration")
+    return float(d) if isinstance(d, (int, float)) else None
+
+
 def _title(nb_path: Path) -> str:
     nb = json.loads(nb_path.read_text())
     for cell in nb.get("cells", []):
@@ -171,7 +179,9 @@ def report(executed: Sequence[str | os.PathLike] | None = None, *,
         tmp = out / f".tmp-{nb.stem}.html"
         tmp.write_text(body)
         os.replace(tmp, target)
-        entries.append((target.name, _title(nb)))
+        secs = duration(nb)
+        entries.append((target.name, _title(nb)
+                        + (f" ({secs:.0f} s)" if secs is not None else "")))
     extra = ""
     if (out / "summary.txt").exists():
         extra = '<li><a href="summary.txt">summary.txt</a> (plain text, 72 columns)</li>'

@@ -48,6 +48,9 @@ def test_fastpath_notebook_sweeps_and_reports(tmp_path, monkeypatch, clean_repor
     assert answer, printed
     assert answer.group(0) in html, "the computed answer is in the report"
     assert "1.0-fastpath.html" in index.read_text()
+    secs = notebooks.duration(executed[0])        # papermill's record, shown in the index
+    assert secs is not None and secs > 0
+    assert f"({secs:.0f} s)" in index.read_text()
     runs = list((tmp_path / "data" / "runs").rglob("*.parquet"))
     assert len(runs) == 2 * 1 * 2
     clean_report(executed)
