@@ -374,8 +374,9 @@ def compare_portfolio(plans, *, store: bool = True, root=None,
     number of seconds from now) gets its own
     :class:`~fraglib.scheduler.Scheduler`; a
     :class:`~fraglib.scheduler.Portfolio` decides whose action runs next
-    (the comparison furthest from its target half-width, after a pilot of
-    each), so the time goes where the variance is.
+    (after a pilot of each: the one closest to its target half-width
+    within the time left, else by measured noise and cost), so the time
+    goes where it buys the most precision.
 
     Parameters
     ----------

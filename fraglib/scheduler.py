@@ -12,9 +12,10 @@ far, and answers :meth:`Scheduler.next` with one action:
 * :class:`Stop` -- done, and why.
 
 :class:`Portfolio` shares one deadline among several such schedulers (the
-cells of ``0.0-summary``): it hands out the next action of the comparison
-furthest from its target, so a short budget leaves every cell at about the
-same fraction of its target instead of running out on the last one.
+cells of ``0.0-summary``): after a pilot of each, it hands the next action
+to the comparison closest to reaching its target within the time left, and
+when none can, spends the rest in proportion to each one's measured noise
+and cost (Neyman allocation), instead of running out on the last one.
 
 It never builds, runs or writes anything; its only outside input is the
 clock, which is injectable (``clock=``), so a budget policy can be tested
@@ -387,21 +388,24 @@ class Advance:
 
 
 class Portfolio:
-    """Share one deadline among several comparisons, furthest from its target first.
+    """Share one deadline among several comparisons: which one runs next.
 
     Each comparison keeps its own :class:`Scheduler` (budget mode; all made
     with the same deadline, so none starts a pair expected to end past it,
     and each stops on its own target half-width). :meth:`next` advances one
-    of them by one action:
+    of them by one action, chosen in this order:
 
-    1. comparisons without a variance estimate yet (2 builds, and 2 pairs
-       in one of them) go first, in the order given: the pilot;
-    2. then always the one whose estimated half-width is the largest
-       multiple of its target (:meth:`distance`), so the time goes where
-       the variance is (Neyman-style allocation done adaptively: with a
-       budget too short for every target, all comparisons end at about the
-       same fraction of theirs; one that reaches its target stops and
-       leaves its time to the others).
+    1. **Pilot.** Comparisons without a variance estimate yet (2 builds, and
+       2 pairs in one of them) go first, in the order given.
+    2. **Targets within reach.** Of the comparisons whose estimated time to
+       their target (:meth:`need`) fits in what is left, the one closest to
+       it, so as many as possible reach their targets; one that does stops
+       and leaves its time to the others.
+    3. **The rest, by variance.** When no target is within reach, the
+       comparison that lowers ``sum(distance**2)`` the most per second:
+       ``distance**2 / (n_pairs * seconds_per_pair)``. This spends the time
+       in proportion to ``sigma * sqrt(cost) / target`` (Neyman allocation),
+       so a workload too noisy for its target gets more, but not all, of it.
 
     Builds, pair costs and the stop rule stay the schedulers' own; the
     portfolio only chooses whose turn it is. Pure, like :class:`Scheduler`.
@@ -458,6 +462,39 @@ class Portfolio:
         q = float(sps.t.ppf(0.5 + p.confidence / 2.0, n_b - 1))
         return math.expm1(q * se) / p.target_halfwidth
 
+    def need(self, key: Hashable) -> float:
+        """Estimated seconds `key` still needs to reach its target (``inf``: unknown).
+
+        ``n_pairs * (distance**2 - 1)`` more pairs (the half-width shrinks
+        as ``1 / sqrt(n_pairs)``) at its median seconds per pair.
+        """
+        d = self.distance(key)
+        s = self.schedulers[key]
+        if not math.isfinite(d):
+            return math.inf
+        return max(0.0, d * d - 1.0) * s.n_pairs * s._pair_estimate()
+
+    def _gain(self, key: Hashable) -> float:
+        """Reduction of ``distance**2`` per second of one more pair of `key`."""
+        s = self.schedulers[key]
+        d = self.distance(key)
+        return d * d / (s.n_pairs * max(s._pair_estimate(), 1e-9))
+
+    def _choose(self, live: list) -> Hashable:
+        """Whose turn it is (see the class docstring)."""
+        dist = {k: self.distance(k) for k in live}
+        pilots = [k for k in live if not math.isfinite(dist[k])]
+        if pilots:
+            return min(pilots, key=self._order.__getitem__)
+        clocks = [self.schedulers[k] for k in live]
+        left = min((s.deadline - s.clock() for s in clocks if s.deadline is not None),
+                   default=math.inf)
+        needs = {k: self.need(k) for k in live}
+        within = [k for k in live if needs[k] <= left]
+        if within:
+            return min(within, key=lambda k: (needs[k], self._order[k]))
+        return max(live, key=lambda k: (self._gain(k), -self._order[k]))
+
     def next(self) -> Advance | Stop:
         """The next action (see the class Notes)."""
         if self._stop is not None:
@@ -470,7 +507,7 @@ class Portfolio:
             if not live:
                 self._stop = Stop(f"all {len(self.schedulers)} comparisons stopped")
                 return self._stop
-            key = max(live, key=lambda k: (self.distance(k), -self._order[k]))
+            key = self._choose(live)
             act = self.schedulers[key].next()
             if isinstance(act, Stop):
                 self.stops[key] = act.reason

@@ -188,6 +188,20 @@ def test_portfolio_cell_at_its_target_stops_and_leaves_the_time_to_the_others():
     assert port.schedulers["hard"].n_pairs > 4 * port.schedulers["easy"].n_pairs
 
 
+def test_portfolio_brings_a_reachable_target_home_before_feeding_a_hopeless_one():
+    # "hopeless" is much further from its target, yet "reachable" (a target a
+    # few dozen pairs away) gets its pairs first and stops on its target
+    plans = {"hopeless": _plan(builds=4, processes=2, budget=50, target_halfwidth=1e-6),
+             "reachable": _plan(builds=4, processes=2, budget=50, target_halfwidth=0.006)}
+    port, keys, _ = _drive_portfolio(plans, {"hopeless": 0.05, "reachable": 0.005})
+    assert port.stops["reachable"].startswith("target reached"), port.stops
+    last = max(i for i, k in enumerate(keys) if k == "reachable")
+    pilots = keys.index("reachable") + 6      # MakeBuilds and 5 pairs
+    assert all(k == "reachable" for k in keys[pilots:last + 1]), \
+        "once piloted, the reachable target gets every pair until it is reached"
+    assert port.stops["hopeless"] == "budget spent"
+
+
 def test_portfolio_distance_needs_a_variance_estimate_and_shrinks_with_pairs():
     clock = FakeClock()
     s = Scheduler(_plan(builds=2, processes=8, budget=1000, target_halfwidth=0.001),

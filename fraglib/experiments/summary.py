@@ -237,11 +237,13 @@ def _debate_cells(cells, baseline: str, kws: Mapping, targets: Mapping, *, pool_
                   progress: bool) -> dict:
     """The debate's cells in one :func:`fraglib.compare.compare_portfolio`.
 
-    All cells share `pool_s` seconds: after a pilot of each (its first
-    wave), the next pair always goes to the cell whose CI is the furthest
-    from its MDE target (:class:`fraglib.scheduler.Portfolio`), so the time
-    follows each workload's variance and cost, and a cell that reaches its
-    target leaves the rest to the others. Rows as :func:`_run_cell`'s.
+    All cells share `pool_s` seconds (:class:`fraglib.scheduler.Portfolio`):
+    after a pilot of each (its first wave), the next pair goes to the cell
+    closest to its MDE target among those that can still reach it in the
+    time left; when none can, to the cell that gains the most precision per
+    second (time in proportion to sigma * sqrt(cost) / target). A cell that
+    reaches its target leaves the rest to the others. Rows as
+    :func:`_run_cell`'s.
     """
     from ..compare import compare_portfolio, plan
 
@@ -306,11 +308,11 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
        :data:`MDE_TARGETS`). They share ``(1 - others_share) * budget_s``
        (at least ``min_cell_s`` per cell, even past the budget: the question
        is answered first): after a pilot wave of each cell, every next pair
-       goes to the cell whose interval is the furthest from its target
-       (:class:`fraglib.scheduler.Portfolio`), so the seconds follow each
-       workload's measured variance and cost, and a cell that reaches its
-       target leaves its time to the others; with too little time, all end
-       at about the same fraction of their targets. The first wave's
+       goes to the cell closest to its target among those that can still
+       reach it in the time left, so as many cells as possible reach their
+       targets; when none can, to the cell that gains the most precision
+       per second (the seconds follow each workload's measured noise and
+       cost: :class:`fraglib.scheduler.Portfolio`). The first wave's
        engines of the baseline and the debate designs are compiled up
        front, inside the budget, since every cell of a design shares them.
     2. **The other designs** (`others`) against `baseline` on the same
@@ -463,7 +465,7 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
         t.attrs.update({"baseline": baseline, "alpha": alpha, "seed": seed,
                         "budget_s": budget_s})
     method = (f"budget mode: waves of {builds} layout builds x ABBA process pairs; "
-              "the debate's cells share their time, each next pair to the cell "
-              "furthest from its MDE target; hier. bootstrap CI; Holm per table")
+              "the debate's cells share their time (targets within reach first, "
+              "then by noise and cost); hier. bootstrap CI; Holm per table")
     return Summary(debate=first, others=second, budget_s=budget_s, spent_s=spent,
                    baseline=baseline, method=method)
