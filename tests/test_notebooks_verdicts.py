@@ -21,8 +21,12 @@ def test_notebook_shape(name):
     nb, code = _source(name)
     tagged = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
     assert len(tagged) == 1
-    assert nb["cells"][0]["cell_type"] == "markdown" and "Question" in "".join(
-        nb["cells"][0]["source"])
+    assert nb["cells"][0]["cell_type"] == "markdown"
+    heads = ["".join(c["source"]) for c in nb["cells"][:4] if c["cell_type"] == "markdown"]
+    assert any("Question" in h for h in heads), "the question is stated at the top"
+    if name == "0.0-summary":
+        # title, parameters, then the answer: nothing else before it on the page
+        assert "answer_markdown" in "".join(nb["cells"][2]["source"])
     assert nb["cells"][-1]["cell_type"] == "markdown", "ends with the answer"
     assert "\ndef " not in "\n" + code and "\nclass " not in "\n" + code
     assert "fraglib" in code and "forest" in code
