@@ -76,6 +76,7 @@ RULES = {
     "seed": _engine("seed"),
     "repeats": _at_least(1), "builds": _at_least(1), "processes": _at_least(2),
     "top": _at_least(1), "resamples": _resamples, "slowdowns": _at_least(0),
+    "arena_mb": _at_least(1),
 }
 #: list parameters whose elements must be among the default's
 _CHOICES = ("modes", "cpus")
