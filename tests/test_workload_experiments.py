@@ -243,7 +243,8 @@ def _unsupported_probe():
 
 def test_counter_table_without_pmu_says_not_measured(monkeypatch):
     monkeypatch.setattr(fcounters, "probe", lambda refresh=False: _unsupported_probe())
-    ct = xcounters.counter_table_for(["topdown", "slicer1k"], ["ring"], packets=512, progress=False)
+    ct = xcounters.counter_table_for(["topdown", "slicer1k"], ["ring"], packets=512,
+                                     arena_mb=CALLGRIND_ARENA, progress=False)
     assert list(ct["design"]) == ["topdown", "slicer1k"]
     top = ct.iloc[0]
     hw = [c for c in ct.columns if c.startswith("hw_")]
@@ -298,6 +299,28 @@ def test_counter_table_with_pmu_reads_counters(monkeypatch):
     assert row["hw_l1d_load_misses_per_packet"] == pytest.approx(0.2)
     assert row["hw_branch_misses_per_packet"].startswith("not measured: ")
     assert row["instructions_per_packet"] == "not measured: valgrind not installed (not on PATH)"
+
+
+def test_counter_table_passes_the_arena_to_callgrind_and_checks_it(monkeypatch):
+    seen = []
+
+    class _Costs:
+        tool = "callgrind"
+
+        def per_packet(self):
+            return {k: 1.0 for keys in xcounters._SIM_COLUMNS.values() for k in keys}
+
+    monkeypatch.setattr(fvalgrind, "valgrind_version", lambda: "valgrind-3.19.0")
+    monkeypatch.setattr(fvalgrind, "callgrind_costs",
+                        lambda d, w, **kw: seen.append(kw) or _Costs())
+    xcounters.counter_table_for(["topdown"], ["fastpath"], packets=64, arena_mb=8,
+                                hardware=False, progress=False)
+    xcounters.counter_table_for(["topdown"], ["fastpath"], packets=64, hardware=False,
+                                progress=False)
+    assert seen[0]["arena_mb"] == 8 and "arena_mb" not in seen[1]
+    with pytest.raises(ParameterError) as e:
+        xcounters.counter_table_for(["topdown"], ["fastpath"], arena_mb=0, progress=False)
+    assert e.value.param == "arena_mb"
 
 
 def test_probe_table_lists_every_event():
