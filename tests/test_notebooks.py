@@ -24,6 +24,22 @@ def test_every_notebook_has_a_tagged_parameters_cell():
             f"{p.name}: logic belongs in fraglib, not the notebook"
 
 
+def test_papermill_reads_every_parameter_line():
+    """A comment papermill cannot parse hides the parameter from it (and from
+    fraglib.nbparams): every ``name = value`` line must come back."""
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    for p in notebooks.notebook_paths():
+        nb = json.loads(p.read_text())
+        cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {})
+                    .get("tags", []))
+        src = "".join(cell["source"])
+        names = re.findall(r"^([A-Za-z_]\w*)\s*=", src, flags=re.M)
+        parsed = [q.name for q in PythonTranslator.inspect(nbformat.v4.new_code_cell(src))]
+        assert parsed == names, p.name
+
+
 def test_fastpath_notebook_sweeps_and_reports(tmp_path, monkeypatch, clean_report):
     monkeypatch.setenv("FRAGLIB_DATA", str(tmp_path / "data"))
     executed = notebooks.sweep(["1.0-fastpath"], out_dir=tmp_path / "executed",
