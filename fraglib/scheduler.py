@@ -431,6 +431,7 @@ class Portfolio:
         self._order = {k: i for i, k in enumerate(self.schedulers)}
         self._waiting: Hashable | None = None
         self._stop: Stop | None = None
+        self._dist: dict[Hashable, tuple[int, float]] = {}   # key: (rows, distance)
 
     def distance(self, key: Hashable) -> float:
         """Estimated CI half-width of `key` over its target (``inf``: no estimate yet).
@@ -438,11 +439,21 @@ class Portfolio:
         From the variance components of its pairs so far: ``se**2 =
         sigma_build**2 / n_builds + sigma_pair**2 / n_pairs`` with the
         Student-t quantile on ``n_builds - 1`` degrees of freedom, the
-        interval the verdict uses with few builds. Cheap: no bootstrap.
+        interval the verdict uses with few builds. Cheap: no bootstrap, and
+        cached until the comparison gets new rows (a few hundred rows
+        through pandas cost tens of ms: for every comparison at every
+        action, that was as much time as the pairs themselves).
         """
+        s = self.schedulers[key]
+        n = len(s.rows)
+        if key not in self._dist or self._dist[key][0] != n:
+            self._dist[key] = (n, self._distance(s))
+        return self._dist[key][1]
+
+    @staticmethod
+    def _distance(s: Scheduler) -> float:
         from scipy import stats as sps
 
-        s = self.schedulers[key]
         p = s.plan
         if s.n_pairs < 2:
             return math.inf
