@@ -245,6 +245,8 @@ class Scheduler:
         self._new: list[BuildPair] | None = None
         self._waiting: str | None = None
         self._stop: Stop | None = None
+        #: (pairs, half-width) of the last interim check (budget mode)
+        self.last_halfwidth: tuple[int, float] | None = None
         self._steps = self._policy()
 
     # ---- feedback ------------------------------------------------------------
@@ -342,9 +344,11 @@ class Scheduler:
             if self.pair_times and not self._fits(self._pair_estimate()):
                 return "budget spent"
             yield self._pair(bp)
-        if p.budget is not None and len(self.made) >= 2 \
-                and self.halfwidth() < p.target_halfwidth:
-            return f"target reached after {self.n_pairs} pairs"
+        if p.budget is not None and len(self.made) >= 2:
+            hw = self.halfwidth()
+            self.last_halfwidth = (self.n_pairs, hw)
+            if hw < p.target_halfwidth:
+                return f"target reached after {self.n_pairs} pairs"
         return None
 
     def _policy(self):
@@ -439,15 +443,18 @@ class Portfolio:
         From the variance components of its pairs so far: ``se**2 =
         sigma_build**2 / n_builds + sigma_pair**2 / n_pairs`` with the
         Student-t quantile on ``n_builds - 1`` degrees of freedom, the
-        interval the verdict uses with few builds. Cheap: no bootstrap, and
+        interval the verdict uses with few builds; never below the last
+        interim half-width of its scheduler (bootstrap and t, as the stop
+        rule sees it) scaled by ``sqrt(pairs then / pairs now)``, so a skewed
+        interval cannot make a target look closer than it is. Cheap: no bootstrap, and
         cached until the comparison gets new rows (a few hundred rows
         through pandas cost tens of ms: for every comparison at every
         action, that was as much time as the pairs themselves).
         """
         s = self.schedulers[key]
-        n = len(s.rows)
-        if key not in self._dist or self._dist[key][0] != n:
-            self._dist[key] = (n, self._distance(s))
+        state = (len(s.rows), s.last_halfwidth)
+        if key not in self._dist or self._dist[key][0] != state:
+            self._dist[key] = (state, self._distance(s))
         return self._dist[key][1]
 
     @staticmethod
@@ -471,7 +478,13 @@ class Portfolio:
         sp = vc["sigma_pair"]
         se = math.sqrt(sb ** 2 / n_b + sp ** 2 / s.n_pairs)
         q = float(sps.t.ppf(0.5 + p.confidence / 2.0, n_b - 1))
-        return math.expm1(q * se) / p.target_halfwidth
+        d = math.expm1(q * se) / p.target_halfwidth
+        if s.last_halfwidth is not None:
+            # the interval the stop rule itself saw (bootstrap and t), scaled
+            # to the pairs since: never more optimistic than that
+            n0, hw = s.last_halfwidth
+            d = max(d, hw / p.target_halfwidth * math.sqrt(n0 / s.n_pairs))
+        return d
 
     def need(self, key: Hashable) -> float:
         """Estimated seconds `key` still needs to reach its target (``inf``: unknown).

@@ -233,3 +233,24 @@ def test_portfolio_protocol_is_enforced():
         port.built("b", [], 1.0)
     with pytest.raises(ParameterError, match="schedulers"):
         Portfolio({})
+
+
+def test_portfolio_distance_is_never_below_the_stop_rules_own_interval():
+    clock = FakeClock()
+    s = Scheduler(_plan(builds=2, processes=4, budget=1000, target_halfwidth=0.01),
+                  comparison="c", clock=clock)
+    port = Portfolio({"c": s})
+    rng = np.random.default_rng(3)
+    while s.last_halfwidth is None:                  # up to the first interim check
+        adv = port.next()
+        if isinstance(adv.action, MakeBuilds):
+            port.built("c", [BuildPair(j, a, b, "ka", "kb") for j, (a, b)
+                             in zip(adv.action.indices, adv.action.seeds)], 1.0)
+            continue
+        port.measured("c", _fake_rows(adv.action, rng, 0.0, 0.01), 1.0)
+    n, hw = s.last_halfwidth
+    assert 2 <= n <= s.n_pairs and np.isfinite(hw)
+    scale = np.sqrt(n / s.n_pairs)
+    assert port.distance("c") >= hw / 0.01 * scale - 1e-12
+    s.last_halfwidth = (n, 50 * hw)                   # a wide, skewed interval
+    assert port.distance("c") == pytest.approx(50 * hw / 0.01 * scale)

@@ -243,6 +243,8 @@ def test_debate_validates_before_running():
         summary.debate(0)
     with pytest.raises(ParameterError, match="others_share"):
         summary.debate(10, others_share=1.0)
+    with pytest.raises(ParameterError, match="others_builds"):
+        summary.debate(10, others_builds=0)
     with pytest.raises(ParameterError, match="designs"):
         summary.debate(10, designs=["topdown"])
     with pytest.raises(ParameterError, match="workloads"):
@@ -282,6 +284,7 @@ def test_debate_spends_the_budget_on_the_debate_first(monkeypatch):
 
     def fake_cell(baseline, design, workload, kw, *, budget, target, **common):
         calls.append((design, workload, round(budget, 3), target))
+        assert common["builds"] == 3, "the other designs' waves: others_builds"
         now[0] += budget * 0.5            # every cell reaches its target in half its share
         return {"label": f"{design}/{workload}", "design": design, "workload": workload,
                 "baseline": baseline, "mde_target": target, "budget_s": budget,
@@ -294,7 +297,7 @@ def test_debate_spends_the_budget_on_the_debate_first(monkeypatch):
     monkeypatch.setattr(summary, "_prebuild", lambda *a, **k: None)
     monkeypatch.setattr(summary, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
     s = summary.debate(160, others=["negoffset", "slicer1k"], workloads=["fastpath", "rx"],
-                       others_share=0.25, min_cell_s=10)
+                       others_share=0.25, min_cell_s=10, others_builds=3)
     assert len(pools) == 1, "the debate's cells run first, in one portfolio"
     assert list(pools[0]) == [("bottomup", "fastpath"), ("encoded", "fastpath"),
                               ("bottomup", "rx"), ("encoded", "rx")], "fastpath first"

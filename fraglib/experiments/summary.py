@@ -293,7 +293,8 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
            workloads: Sequence[str] = WORKLOADS, *,
            others: Sequence[str] | None = None,
            mde_targets: Mapping[str, float] | None = None, others_share: float = 0.2,
-           min_cell_s: float = 15.0, builds: int = 4, processes: int = 2, seed: int = 0,
+           min_cell_s: float = 15.0, builds: int = 4, others_builds: int = 2,
+           processes: int = 2, seed: int = 0,
            alpha: float = 0.05, workload_params: Mapping[str, Mapping] | None = None,
            store: bool = True, root=None, progress: bool = False, resamples: int = 10_000,
            **params) -> Summary:
@@ -349,6 +350,10 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
     builds, processes : int
         Per comparison: builds of each wave, and pairs per build of the
         first wave (later waves follow the measured variance components).
+    others_builds : int, default 2
+        Builds per wave of the other designs' cells: each new design's
+        first wave compiles its engines inside the cell's share, and four
+        of them took a whole 15-30 s share here.
     seed, alpha, store, root, progress, resamples :
         As for :func:`~fraglib.experiments.verdict_table.workload_verdicts`.
     workload_params : mapping, optional
@@ -377,6 +382,9 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
     if isinstance(others_share, bool) or not isinstance(others_share, (int, float)) \
             or not 0 <= others_share < 1:
         raise ParameterError("others_share", others_share, "a fraction in [0, 1)")
+    if isinstance(others_builds, bool) or not isinstance(others_builds, int) \
+            or others_builds < 1:
+        raise ParameterError("others_builds", others_builds, "an integer >= 1")
     if isinstance(min_cell_s, bool) or not isinstance(min_cell_s, (int, float)) \
             or not min_cell_s > 0:
         raise ParameterError("min_cell_s", min_cell_s, "seconds > 0")
@@ -439,7 +447,8 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
                                           "before its turn"}
                 continue
             rows[(d, w)] = _run_cell(baseline, d, w, kws[w], budget=share,
-                                     target=targets[w], **common)
+                                     target=targets[w],
+                                     **{**common, "builds": others_builds})
         return rows
 
     debate_cells = [(d, w) for w in workloads for d in designs]
