@@ -22,8 +22,8 @@ Packet sizes come from the ``dist`` parameter (see :func:`size_distribution`):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from . import _core
@@ -33,10 +33,9 @@ from .designs import CAP_PAGES, CAP_PREPARE, PAGE_SIZE, designs, get_design
 from .exceptions import ParameterError, UnknownNameError
 
 __all__ = ["Workload", "Distribution", "EngineParam", "workloads", "workload_names",
-           "get_workload", "validate_params", "size_distribution", "rx_head_size",
-           "rx_max_len", "SIZES_DIR", "ENGINE_PARAMS", "COMMON_PARAMS", "DESIGN_KERNEL",
+           "get_workload", "validate_params", "size_distribution", "SIZES_DIR", "ENGINE_PARAMS", "COMMON_PARAMS", "DESIGN_KERNEL",
            "DESIGN_MAX_FRAG", "SIZE_MAX", "DIST_MAX_ROWS", "kernel_small_heads",
-           "design_small_heads", "rx_head_route", "tx_copies", "RING_PRESETS",
+           "design_small_heads", "RING_PRESETS",
            "ring_preset"]
 
 #: where ``dist=csv:NAME`` looks for ``NAME.csv`` unless ``sizes_dir`` is given.
@@ -207,27 +206,6 @@ def size_distribution(spec: str, sizes_dir: str | os.PathLike | None = None
 # ---------------------------------------------------------------------------
 # the registry
 
-def _align(x: int, a: int) -> int:
-    return (x + a - 1) & ~(a - 1)
-
-
-def rx_head_size(length: int, params: Mapping[str, object]) -> int:
-    """SKB_HEAD_ALIGN(len + NET_SKB_PAD + NET_IP_ALIGN) for the run's params."""
-    line = int(params["cache_line"])
-    return (_align(length + int(params["net_skb_pad"]) + int(params["net_ip_align"]), line)
-            + _align(int(params["shinfo_size"]), line))
-
-
-def rx_max_len(params: Mapping[str, object], room: int) -> int:
-    """The longest frame whose head fits ``room`` bytes (SKB_HEAD_ALIGN inverted)."""
-    line = int(params["cache_line"])
-    shinfo = _align(int(params["shinfo_size"]), line)
-    headroom = int(params["net_skb_pad"]) + int(params["net_ip_align"])
-    if room < shinfo:
-        return 0
-    return max(((room - shinfo) & ~(line - 1)) - headroom, 0)
-
-
 def kernel_small_heads(kernel: tuple[int, int]) -> str:
     """Where ``__napi_alloc_skb()`` of release ``kernel`` puts a small head.
 
@@ -253,104 +231,26 @@ def design_small_heads(design: str) -> str | None:
     return None if k is None else kernel_small_heads(k)
 
 
-def rx_head_route(length: int, params: Mapping[str, object]) -> str:
-    """Where the rx workload puts the head of a ``length``-byte frame.
-
-    Returns
-    -------
-    str
-        ``"kmalloc-large"`` (above ``SKB_WITH_OVERHEAD(PAGE_SIZE)``: counted,
-        not allocated), else ``params["small_heads"]`` for a small head
-        (``len + pad + ip_align <= SKB_WITH_OVERHEAD(1024)``), else
-        ``"design"``.
-    """
-    line = int(params["cache_line"])
-    shinfo = _align(int(params["shinfo_size"]), line)
-    if rx_head_size(length, params) > PAGE_SIZE:
-        return "kmalloc-large"
-    need = length + int(params["net_skb_pad"]) + int(params["net_ip_align"])
-    if need <= 1024 - shinfo:
-        return str(params["small_heads"])
-    return "design"
-
-
-def tx_copies(lengths: Sequence[int], mss: int, gso_size: int, *, prepare: bool = True,
-              page_size: int = 32768, max_frag: int = PAGE_SIZE, refill_min: int = 32,
-              max_frags: int = 17) -> list[int]:
-    """The copies ``tcp_sendmsg_locked()`` makes, as the tx workload makes them.
-
-    Each turn copies ``min(size_goal - skb->len, bytes left in the message,
-    room left in the page fragment)`` (net/ipv4/tcp.c); size_goal is
-    ``gso_size`` rounded down to a multiple of ``mss``. With prepare/commit
-    the fragment is a ``page_size`` page (order 3: 32 KiB), and a new one is
-    taken when less than ``refill_min`` bytes are left (``sk_page_frag_refill()``
-    asks for 32); a copy that continues the skb's last fragment on the same
-    page merges. Without prepare/commit every copy is one ``frag_alloc()`` of
-    at most ``max_frag`` bytes and nothing merges. A skb also ends at
-    ``max_frags`` fragments unless the copy merges.
-
-    Returns
-    -------
-    list of int
-        One entry per allocator call (prepare+commit, or frag_alloc), in
-        order: the bytes it copied.
-    """
-    goal = max(gso_size // mss * mss, mss)
-    skb_len = nfrags = 0
-    room = 0
-    contiguous = False     # the next byte of the page follows the skb's last frag
-    out = []
-    for left in lengths:
-        while left:
-            if skb_len == goal:
-                skb_len = nfrags = 0
-                contiguous = False
-            if prepare:
-                if room < refill_min:
-                    room, contiguous = page_size, False
-                avail = room
-            else:
-                avail, contiguous = max_frag, False
-            merge = contiguous and nfrags > 0
-            if not merge and nfrags == max_frags:
-                skb_len = nfrags = 0
-                contiguous = False
-                continue
-            copy = min(goal - skb_len, left, avail)
-            out.append(copy)
-            skb_len += copy
-            left -= copy
-            room -= copy
-            nfrags += 0 if merge else 1
-            contiguous = True
-    return out
-
-
-def _hits(dist: Distribution, a: int, b: int) -> bool:
-    if dist.kind == "uniform":
-        return a <= dist.hi and dist.lo <= b
-    return any(a <= s <= b for s, p in dist.table if p > 0)
-
-
-def _refuse_rx(design: str, p: Mapping[str, object], dist: Distribution) -> None:
-    cap = DESIGN_MAX_FRAG.get(design)
-    if cap is None:
+def _design_limits(workload: str, design: str, params: Mapping[str, object]) -> None:
+    """Refuse what ``design`` cannot serve: the workload's limits rule in
+    csrc/workload_info.c (rx heads between the design's largest fragment and
+    a page, ring sizes, alignments), the very function the engine runs."""
+    keys = [k for k in params if k != "workload"]
+    cdata = [_core.ffi.new("char[]", k.encode()) for k in keys]
+    vdata = [_core.ffi.new("char[]", (str(int(v)) if isinstance(v, bool) else str(v))
+                           .encode()) for v in (params[k] for k in keys)]
+    err = _core.ffi.new("char[]", 512)
+    cap = DESIGN_MAX_FRAG.get(design, PAGE_SIZE)
+    if _core.lib().fraglib_workload_limits(
+            workload.encode(), design.encode(), cap, _core.ffi.new("char *[]", cdata),
+            _core.ffi.new("char *[]", vdata), len(keys), err, len(err)) == 0:
         return
-    fits, page = rx_max_len(p, cap), rx_max_len(p, PAGE_SIZE)
-    if p.get("small_heads", "design") != "design":
-        fits = max(fits, rx_max_len(p, 1024))
-    if page > fits and _hits(dist, fits + 1, page):
-        raise ParameterError("dist", p["dist"], f"on design {design} only frames whose "
-                             f"head fits {cap} B (len <= {fits}) or goes to kmalloc "
-                             f"(len > {page}) with these net_skb_pad/shinfo_size; "
-                             "__napi_alloc_skb() sends the others to page_frag_cache, "
-                             f"e.g. uniform:60-{fits}")
-
-
-def _refuse_ring(design: str, p: Mapping[str, object], dist: Distribution | None) -> None:
-    cap = DESIGN_MAX_FRAG.get(design)
-    if cap is not None and "size" in p and int(p["size"]) > cap:
-        raise ParameterError("size", p["size"], f"an integer in [1, {cap}] on design {design}")
+    text = _core.text(err)
+    head, sep, allowed = text.partition(": allowed ")
+    key = head[len("invalid "):].partition("=")[0]
+    if not (text.startswith("invalid ") and sep and key in params):
+        raise ParameterError("design", design, text)
+    raise ParameterError(key, params[key], allowed)
 
 
 _CPUS = ("one", "distinct", "same-allowed")
@@ -411,7 +311,6 @@ class Workload:
     uses_prepare: bool = False
     page_metrics: bool = False
     flags: int = 0
-    _refuse: Callable | None = field(default=None, repr=False, compare=False)
 
     @property
     def routes_small_heads(self) -> bool:
@@ -491,7 +390,6 @@ _SPECS["rx"] = dict(
     balance=(("heads_allocated", "heads_freed"),),
     adapts="designs without a page model (malloc, null) run without the page "
            "metrics; slicer1k only takes frames whose head fits 1 KiB",
-    _refuse=_refuse_rx,
     needs_full_frags=True, page_metrics=True,
 )
 _SPECS["tx"] = dict(
@@ -521,7 +419,6 @@ _SPECS["ring"] = dict(
              "busy_poll", "elapsed_ns", "ns_per_object", *_MEM),
     balance=(("frags_allocated", "frags_freed"),),
     adapts="cpu2=-1 runs the pop thread on the push thread's CPU set",
-    _refuse=_refuse_ring,
     needs_full_frags=True, page_metrics=True,
 )
 _SPECS["sizes"] = dict(
@@ -710,9 +607,8 @@ def validate_params(workload: str, params: Mapping[str, object], *,
     for key, value in list(out.items()):
         out[key] = _check_value(key, value)
 
-    dist = None
     if "dist" in out:
-        dist = size_distribution(out["dist"], out.get("sizes_dir"))
+        size_distribution(out["dist"], out.get("sizes_dir"))
         if str(out["dist"]).startswith("csv:") and "sizes_dir" not in out:
             out["sizes_dir"] = str(SIZES_DIR)
     if (not w.defers_frees and "remote_free" in out
@@ -742,10 +638,5 @@ def validate_params(workload: str, params: Mapping[str, object], *,
     if design is not None:
         if not isinstance(design, str):
             raise ParameterError("design", design, "a design name")
-        align = out.get("align", 1)
-        cap = DESIGN_MAX_FRAG.get(design)
-        if cap is not None and align > cap and w.needs_full_frags:
-            raise ParameterError("align", align, f"at most {cap} on design {design}")
-        if w._refuse is not None:
-            w._refuse(design, out, dist)
+        _design_limits(workload, design, out)
     return out

@@ -77,4 +77,15 @@ void *frag_alloc(void *nc, unsigned int fragsz, unsigned int align_mask)
 #define frag_alloc	__frag_alloc
 #endif
 
+/*
+ * The largest fragment the design can hand out: its ops table's max_frag,
+ * 0 meaning a page.  slicer1k serves __napi_alloc_skb() heads of at most
+ * 1 KiB and returns NULL above, so a workload that needs more refuses to
+ * run on it.
+ */
+static inline unsigned int wl_design_max_frag(void)
+{
+	return FRAG_OPS.max_frag ? FRAG_OPS.max_frag : PAGE_SIZE;
+}
+
 #endif /* FRAG_DESIGN_DIRECT_H */
