@@ -3,108 +3,43 @@ reads (with their defaults), which designs it runs on and how, and
 :func:`validate_params`, which checks a run's parameters before any engine
 is built or spawned.
 
-The C side owns the facts: the parameter table (``csrc/params.c``: key,
-type, bounds, default, help), each workload's name, help and threads
-(``csrc/workload_info.c``), the ``dist`` parser (``csrc/sizes.c``) and each
-design's kernel release and largest fragment. This module reads them
-through the binding (lazily, once) and adds what only Python has: the
-workloads' preferred parameters, metric names, CPU rules and how they
-adapt to a design. The engine checks everything again and refuses with one
-JSON line on stderr; this module exists so a notebook or sweep hears about
-a bad value at once, as a :class:`~fraglib.exceptions.ParameterError`
-naming the parameter.
+The C side owns the facts: each workload's name, help, threads, flags and
+design-limit rule (``csrc/workload_info.c``), the parameter table
+(:mod:`fraglib.engine_params`), the ``dist`` parser
+(:mod:`fraglib.distributions`) and each design's kernel release and largest
+fragment. This module reads them through the binding (lazily, once) and
+adds what only Python has: the workloads' preferred parameters, metric
+names, CPU rules and how they adapt to a design. The engine checks
+everything again and refuses with one JSON line on stderr; this module
+exists so a notebook or sweep hears about a bad value at once, as a
+:class:`~fraglib.exceptions.ParameterError` naming the parameter.
 
-Packet sizes come from the ``dist`` parameter (see :func:`size_distribution`):
-``fixed:N``, ``uniform:A-B``, ``imix`` (simple IMIX: 64/576/1500 B in the ratio
-7:4:1) or ``csv:NAME`` (``data/sizes/NAME.csv``; see ``data/sizes/README.md``).
+The names of :mod:`fraglib.engine_params`, :mod:`fraglib.distributions` and
+:mod:`fraglib.ring_presets` are re-exported here, where users look for them.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from . import _core
-from ._build import REPO_ROOT
 from ._core import CTable, consts
 from .designs import CAP_PAGES, CAP_PREPARE, PAGE_SIZE, designs, get_design
+from .distributions import (DIST_MAX_ROWS, SIZE_MAX, SIZES_DIR, Distribution,
+                            size_distribution)
+from .engine_params import (COMMON_PARAMS, ENGINE_PARAMS, EngineParam, check_cpu,
+                            check_value)
 from .exceptions import ParameterError, UnknownNameError
+from .ring_presets import RING_PRESETS, ring_preset
 
 __all__ = ["Workload", "Distribution", "EngineParam", "workloads", "workload_names",
-           "get_workload", "validate_params", "size_distribution", "SIZES_DIR", "ENGINE_PARAMS", "COMMON_PARAMS", "DESIGN_KERNEL",
-           "DESIGN_MAX_FRAG", "SIZE_MAX", "DIST_MAX_ROWS", "kernel_small_heads",
-           "design_small_heads", "RING_PRESETS",
+           "get_workload", "validate_params", "size_distribution", "SIZES_DIR",
+           "ENGINE_PARAMS", "COMMON_PARAMS", "DESIGN_KERNEL", "DESIGN_MAX_FRAG", "SIZE_MAX",
+           "DIST_MAX_ROWS", "kernel_small_heads", "design_small_heads", "RING_PRESETS",
            "ring_preset"]
 
-#: where ``dist=csv:NAME`` looks for ``NAME.csv`` unless ``sizes_dir`` is given.
-SIZES_DIR = REPO_ROOT / "data" / "sizes"
-#: largest packet size a ``dist`` can draw, and most rows of a ``csv:`` table.
-SIZE_MAX = consts.FRAG_SIZE_MAX
-DIST_MAX_ROWS = consts.FRAG_DIST_MAX_ROWS
-
-
-@dataclass(frozen=True)
-class EngineParam:
-    """One row of the engine's parameter table (``csrc/params.c``).
-
-    Attributes
-    ----------
-    key : str
-        The ``key=value`` key.
-    kind : str
-        ``"int"``, ``"float"``, ``"pow2"`` (an integer power of two) or ``"str"``.
-    lo, hi : int, float or None
-        Bounds, inclusive (None for ``"str"``).
-    default : int, float, str or None
-        The engine's default; None when it has none or it depends on the
-        design and workload.
-    help : str
-        One line, as ``--help`` prints it.
-    choices : tuple of str
-        The words a ``"str"`` parameter takes; empty when any text goes.
-    why : str
-        With ``choices``: what the choice decides.
-    """
-
-    key: str
-    kind: str
-    lo: int | float | None
-    hi: int | float | None
-    default: int | float | str | None
-    help: str
-    choices: tuple[str, ...] = ()
-    why: str = ""
-
-    def __post_init__(self):
-        if self.kind not in ("int", "float", "pow2", "str"):
-            raise ValueError(f"{self.key}: kind {self.kind!r} is not int, float, pow2 or str")
-
-
-def _load_params() -> dict[str, EngineParam]:
-    lib, ffi = _core.lib(), _core.ffi
-    row = ffi.new("struct fraglib_param *")
-    out = {}
-    for i in range(lib.fraglib_nparams()):
-        if lib.fraglib_param_at(i, row):
-            raise RuntimeError(f"fraglib_param_at({i}) failed")  # the C count lies
-        kind = _core.text(row.type)
-        text = ffi.string(row.default_text).decode()
-        conv = {"str": str, "float": float}.get(kind, int)
-        bounds = (None, None) if kind == "str" else (conv(row.min), conv(row.max))
-        choices: list[str] = []
-        if row.choices != ffi.NULL:
-            while row.choices[len(choices)] != ffi.NULL:
-                choices.append(_core.text(row.choices[len(choices)]))
-        out[_core.text(row.key)] = EngineParam(
-            _core.text(row.key), kind, *bounds, conv(text) if text else None,
-            _core.text(row.help), tuple(choices), _core.text(row.why) or "")
-    return out
-
-
-#: Every key the engine accepts -> :class:`EngineParam` (csrc/params.c's table).
-ENGINE_PARAMS: Mapping[str, EngineParam] = CTable(_load_params)
 #: the kernel (major, minor) each design mirrors (csrc/kversion.c's table).
 DESIGN_KERNEL: Mapping[str, tuple[int, int]] = CTable(
     lambda: {d.name: d.kernel for d in designs() if d.kernel is not None})
@@ -112,97 +47,6 @@ DESIGN_KERNEL: Mapping[str, tuple[int, int]] = CTable(
 #: table's max_frag): the napi 1 KiB slicer returns NULL above 1 KiB.
 DESIGN_MAX_FRAG: Mapping[str, int] = CTable(
     lambda: {d.name: d.max_frag for d in designs() if d.limits_frag})
-#: parameters :func:`fraglib.run` takes as its own arguments; the registry
-#: lists a workload's preferred value but validate_params never injects one.
-COMMON_PARAMS = frozenset({"packets", "size", "align", "batch", "warmup", "cpu",
-                           "counters"})
-
-
-# ---------------------------------------------------------------------------
-# packet-size distributions
-
-@dataclass(frozen=True)
-class Distribution:
-    """A parsed ``dist`` spec, as the engine's generator samples it.
-
-    Attributes
-    ----------
-    spec : str
-        The spec as given.
-    kind : str
-        ``fixed``, ``uniform`` or ``table`` (imix and csv:).
-    lo, hi : int
-        Smallest and largest size that can be drawn.
-    table : tuple of (int, float)
-        ``(size, probability)`` rows for ``fixed`` and ``table`` (file order,
-        zero-weight rows kept); empty for ``uniform``.
-    """
-
-    spec: str
-    kind: str
-    lo: int
-    hi: int
-    table: tuple[tuple[int, float], ...] = ()
-
-    @property
-    def mean(self) -> float:
-        if self.kind == "uniform":
-            return (self.lo + self.hi) / 2
-        return sum(s * p for s, p in self.table)
-
-    def probabilities(self) -> dict[int, float]:
-        """``{size: probability}`` (uniform: every integer lo..hi)."""
-        if self.kind == "uniform":
-            n = self.hi - self.lo + 1
-            return {s: 1 / n for s in range(self.lo, self.hi + 1)}
-        out: dict[int, float] = {}
-        for s, p in self.table:
-            out[s] = out.get(s, 0.0) + p
-        return out
-
-
-def size_distribution(spec: str, sizes_dir: str | os.PathLike | None = None
-                      ) -> Distribution:
-    """Parse a ``dist`` spec with the engine's own parser (csrc/sizes.c).
-
-    Parameters
-    ----------
-    spec : str
-        ``fixed:N``, ``uniform:A-B``, ``imix`` or ``csv:NAME``.
-    sizes_dir : path, optional
-        Directory of ``csv:`` tables; default :data:`SIZES_DIR`.
-
-    Returns
-    -------
-    Distribution
-
-    Raises
-    ------
-    ParameterError
-        ``param == "dist"``: unknown distribution, bad bounds, unreadable or
-        malformed CSV (the engine's words for what is allowed).
-    """
-    if not isinstance(spec, str):
-        raise ParameterError("dist", spec, "a string: fixed:N, uniform:A-B, imix or csv:NAME")
-    if "\0" in spec:
-        raise ParameterError("dist", spec, "fixed:N, uniform:A-B, imix or csv:NAME")
-    lib, ffi = _core.lib(), _core.ffi
-    d = ffi.new("struct frag_dist *")
-    err = ffi.new("char[]", 1024)
-    directory = os.fspath(sizes_dir if sizes_dir is not None else SIZES_DIR)
-    if lib.frag_dist_parse(d, spec.encode(), directory.encode(), err, len(err)):
-        raise ParameterError("dist", spec, ffi.string(err).decode())
-    try:
-        if d.kind == lib.FRAG_DIST_UNIFORM:
-            return Distribution(spec, "uniform", d.lo, d.hi)
-        table = tuple((d.value[i], d.prob[i]) for i in range(d.n))
-        if d.kind == lib.FRAG_DIST_FIXED:
-            return Distribution(spec, "fixed", d.lo, d.hi, ((d.lo, 1.0),))
-        return Distribution(spec, "table", d.lo, d.hi, table)
-    finally:
-        lib.frag_dist_free(d)
-
-
 # ---------------------------------------------------------------------------
 # the registry
 
@@ -428,62 +272,6 @@ _SPECS["sizes"] = dict(
 )
 
 
-#: page_frag_test.ko configurations (tools/testing/selftests/mm/page_frag/
-#: page_frag_test.c as merged, 65941f10caf2; test_page_frag.sh; the cover
-#: letters, docs/kernel-pagefrag.md §5): nr_test -> packets, test_alloc_len ->
-#: size, test_align -> align = SMP_CACHE_BYTES (64), and where the two threads
-#: ran ("cross": test_push_cpu != test_pop_cpu, "same": both on one CPU).
-RING_PRESETS = MappingProxyType({
-    "module-default": {"nr_test": 2_000_000, "size": 2048, "align": 1, "cpus": "same",
-                       "source": "page_frag_test.c defaults: nr_test=2000000, "
-                                 "test_alloc_len=2048, test_align=0, push and pop "
-                                 "CPU 0"},
-    "smoke": {"nr_test": 2_000_000, "size": 2048, "align": 1, "cpus": "cross",
-              "source": "test_page_frag.sh smoke: the defaults on the first two CPUs"},
-    "nonaligned": {"nr_test": 100_000_000, "size": 75, "align": 1, "cpus": "cross",
-                   "source": "test_page_frag.sh nonaligned: test_alloc_len=75 "
-                             "nr_test=100000000 (two CPUs)"},
-    "aligned": {"nr_test": 100_000_000, "size": 75, "align": 64, "cpus": "cross",
-                "source": "test_page_frag.sh aligned: nonaligned + test_align=1"},
-    "v13-nonaligned": {"nr_test": 51_200_000, "size": 12, "align": 1, "cpus": "cross",
-                       "source": "v13-v23 cover letters and the 2024-10-29 "
-                                 "re-measurement: test_alloc_len=12 nr_test=51200000"},
-    "v13-aligned": {"nr_test": 51_200_000, "size": 12, "align": 64, "cpus": "cross",
-                    "source": "the same with test_align=1"},
-    "v23-same-cpu": {"nr_test": 512_000, "size": 2048, "align": 1, "cpus": "same",
-                     "source": "2024-10-29: push and pop both on CPU 0, nr_test=512000 "
-                               "(length not stated: the module's 2048)"},
-})
-
-
-def ring_preset(name: str, scale: float = 1.0) -> dict:
-    """A :data:`RING_PRESETS` entry as ring parameters.
-
-    Parameters
-    ----------
-    name : str
-        A preset name.
-    scale : float
-        Fraction of ``nr_test`` to run (1.0 = exactly the published
-        configuration; notebooks default to less so they finish in seconds).
-
-    Returns
-    -------
-    dict
-        ``size``, ``align``, ``packets`` (= round(nr_test * scale), at least 1),
-        ``cpus`` (``"cross"``/``"same"``), ``nr_test`` and ``source``.
-    """
-    try:
-        pre = RING_PRESETS[name]
-    except (KeyError, TypeError):
-        raise UnknownNameError("ring preset", name, RING_PRESETS) from None
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 1:
-        raise ParameterError("scale", scale, "a number in (0, 1] (fraction of nr_test)")
-    return {"size": pre["size"], "align": pre["align"],
-            "packets": max(1, round(pre["nr_test"] * scale)), "cpus": pre["cpus"],
-            "nr_test": pre["nr_test"], "source": pre["source"]}
-
-
 def _load_registry() -> dict[str, Workload]:
     lib = _core.lib()
     out = {}
@@ -525,40 +313,6 @@ def get_workload(name: str) -> Workload:
 
 # ---------------------------------------------------------------------------
 # validation
-
-def _check_value(key: str, value: object) -> object:
-    prm = ENGINE_PARAMS[key]
-    kind, lo, hi = prm.kind, prm.lo, prm.hi
-    if kind == "str":
-        limit = consts.FRAG_STR_LEN - 1
-        if (not isinstance(value, str) or not value or len(value) > limit
-                or '"' in value or "\\" in value):
-            raise ParameterError(key, value, f"1..{limit} characters, no quotes or "
-                                 "backslashes")
-        if prm.choices and value not in prm.choices:
-            raise ParameterError(key, value, ", ".join(prm.choices) + f" ({prm.why})")
-        return value
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-            raise ParameterError(key, value, f"a number in [{lo}, {hi}]")
-        return float(value)
-    if isinstance(value, bool) and (lo, hi) == (0, 1):
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ParameterError(key, value, f"an integer in [{lo}, {hi}]")
-    if kind == "pow2" and value & (value - 1):
-        raise ParameterError(key, value, f"a power of two in [{lo}, {hi}]")
-    return value
-
-
-def _check_cpu(key: str, cpu: int) -> None:
-    if cpu < 0:
-        return
-    allowed = sorted(os.sched_getaffinity(0))
-    if cpu not in allowed:
-        raise ParameterError(key, cpu, "-1 (do not pin) or a CPU this process may run on: "
-                             + ", ".join(map(str, allowed)))
-
 
 def validate_params(workload: str, params: Mapping[str, object], *,
                     design: str | None = None, cpu: int | None = None) -> dict:
@@ -605,7 +359,7 @@ def validate_params(workload: str, params: Mapping[str, object], *,
     out = {**w.engine_defaults(), **params}
     out.pop("workload", None)
     for key, value in list(out.items()):
-        out[key] = _check_value(key, value)
+        out[key] = check_value(key, value)
 
     if "dist" in out:
         size_distribution(out["dist"], out.get("sizes_dir"))
@@ -625,10 +379,10 @@ def validate_params(workload: str, params: Mapping[str, object], *,
 
     first = out.get("cpu", cpu)
     if first is not None:
-        first = _check_value("cpu", first)
-        _check_cpu("cpu", first)
+        first = check_value("cpu", first)
+        check_cpu("cpu", first)
     if "cpu2" in out:
-        _check_cpu("cpu2", out["cpu2"])
+        check_cpu("cpu2", out["cpu2"])
         if (w.cpus == "distinct" and out["cpu2"] >= 0 and first is not None
                 and out["cpu2"] == first):
             raise ParameterError("cpu2", out["cpu2"], f"-1 (free on the same CPU) or a "

@@ -69,7 +69,6 @@ def test_slicer_years_are_6_3_to_6_13():
 @pytest.mark.parametrize("kernel, route", ROUTES.items())
 def test_64_and_1500_byte_frames_go_where_the_kernel_sends_them(engine, kernel, route):
     path = engine("topdown")
-    params = validate_params("rx", {}, design="topdown")
     n = 640
     small = run(path, workload="rx", packets=n, warmup=0, dist="fixed:64",
                 small_heads=route)["metrics"]
