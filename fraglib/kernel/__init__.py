@@ -39,5 +39,8 @@ def get_kernel_design(name: str) -> KernelDesign:
     rec = entry(name)
     from .. import _core
     ops = load_library(rec["design"]).fraglib_design_at(0)
+    kver = rec.get("kernel")
     return KernelDesign(rec["design"], _core.text(ops.mirrors), ops.struct_size, ops.caps,
-                        ops.max_frag or PAGE_SIZE, None, "")
+                        ops.max_frag or PAGE_SIZE, None if kver is None else tuple(kver),
+                        "" if kver is None else
+                        f"VERSION/PATCHLEVEL of the Makefile at {rec['rev']}")

@@ -35,7 +35,7 @@ from .extract import Extracted, extract
 from .generations import GENERATIONS, detect
 from .source import Patch, read_files
 
-__all__ = ["PREFIX", "add", "entries", "entry", "remove", "engine_source", "design_functions",
+__all__ = ["PREFIX", "add", "kernel_version", "entries", "entry", "remove", "engine_source", "design_functions",
            "library_path", "SOURCES", "HEADERS"]
 
 PREFIX = "kernel:"
@@ -45,6 +45,21 @@ SOURCES = ("mm/page_frag_cache.c", "mm/page_alloc.c")
 HEADERS = ("include/linux/page_frag_cache.h", "include/linux/mm_types_task.h",
            "include/linux/mm_types.h", "include/linux/gfp.h")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+#: the top Makefile: its VERSION and PATCHLEVEL name the release at a rev.
+MAKEFILE = "Makefile"
+_MAKEVAR = re.compile(r"^(VERSION|PATCHLEVEL)\s*=\s*(\d+)\s*$", re.M)
+
+
+def kernel_version(makefile: str | None) -> tuple[int, int] | None:
+    """``(VERSION, PATCHLEVEL)`` of a tree's top Makefile, None if it has none.
+
+    The rx workload routes small heads by release (csrc/kversion.c), so a
+    kernel design carries the release of the revision it was read from.
+    """
+    found = dict(_MAKEVAR.findall(makefile or ""))
+    if "VERSION" not in found or "PATCHLEVEL" not in found:
+        return None
+    return int(found["VERSION"]), int(found["PATCHLEVEL"])
 
 
 def _mkdir(p: Path) -> Path:
@@ -110,10 +125,11 @@ def _generate(name: str, tree, rev, patches, found: Extracted, files) -> tuple[s
                 f"{sorted(found.functions)}" if fields else "no struct page_frag_cache")
         raise UnknownGenerationError(tree, rev, what, [g.name for g in GENERATIONS])
     src = next(p for p in SOURCES if p in files)
-    for fn in gen.required:
-        if fn not in found.functions:
-            raise KernelFunctionMissingError(tree, rev, fn, gen.name, src)
-    entry_fn = gen.entry(found.functions)
+    fn = gen.missing(found.functions)
+    if fn is not None:
+        raise KernelFunctionMissingError(tree, rev, fn, gen.name, src)
+    calls = gen.calls(found.functions)
+    entry_fn = calls["entry"]
     mirrors = f"{Path(str(tree)).name}@{rev}" + (
         f" + {len(patches)} patch(es)" if patches else "") + f", generation {gen.name}"
     parts = ["// SPDX-License-Identifier: GPL-2.0-only",
@@ -130,7 +146,7 @@ def _generate(name: str, tree, rev, patches, found: Extracted, files) -> tuple[s
              "/* ---- functions ---- */"]
     for f in found.functions.values():
         parts.append(f"/* {f.path} */\n{f.text}")
-    parts.append(gen.adapter("{cid}", entry_fn))
+    parts.append(gen.adapter("{cid}", found.functions))
     parts.append(f"""
 _Static_assert(sizeof(struct page_frag_cache) <= FRAG_CACHE_STORAGE, "fits the box");
 
@@ -138,14 +154,14 @@ const struct frag_ops frag_ops_{{cid}} = {{
 	.name		= "{PREFIX}{name}",
 	.mirrors	= {json.dumps(mirrors)},
 	.struct_size	= sizeof(struct page_frag_cache),
-	.caps		= FRAG_CAP_ALIGN | FRAG_CAP_PAGES | FRAG_CAP_HIGH_ORDER,
+	.caps		= {gen.caps()},
 	.max_frag	= 0,
 	.init		= {{cid}}_init,
 	.alloc		= {{cid}}_alloc,
 	.free		= {{cid}}_free,
 	.drain		= {{cid}}_drain,
 	.inspect	= {{cid}}_inspect,
-}};
+{gen.ops_entries("{cid}")}}};
 
 #ifdef FRAG_KSHIM_LIBRARY
 /*
@@ -182,7 +198,7 @@ const struct frag_ops *fraglib_design_at(int i)
     cid = "kernel_" + hashlib.sha256(template.encode()).hexdigest()[:12]
     text = template.replace("{cid}", cid)
     info = {"generation": gen.name, "generation_kernels": gen.kernels,
-            "builtin": gen.builtin, "entry": entry_fn, "cid": cid,
+            "builtin": gen.builtin, "entry": entry_fn, "calls": calls, "cid": cid,
             "functions": list(found.functions), "structs": list(found.structs),
             "macros": list(found.macros),
             "files": {p: f.path for p, f in found.functions.items()},
@@ -270,7 +286,7 @@ def add(name: str, tree, rev: str, patches=()) -> dict:
         if not Path(p).is_file():
             raise ParameterError("patch", str(p), "an existing patch file")
         plist.append(Patch.read(p))
-    tf = read_files(tree, rev, SOURCES + HEADERS, plist)
+    tf = read_files(tree, rev, SOURCES + HEADERS + (MAKEFILE,), plist)
     src_path = next((p for p in SOURCES if p in tf.files), None)
     if src_path is None:
         raise KernelFileMissingError(tree, rev, list(SOURCES))
@@ -290,8 +306,10 @@ def add(name: str, tree, rev: str, patches=()) -> dict:
         d.mkdir(parents=True, exist_ok=True)
         if not src.exists():
             os.replace(t, src)
+    version = kernel_version(tf.files.get(MAKEFILE))
     record = {"name": name, "design": PREFIX + name, "tree": str(Path(str(tree)).resolve()),
               "rev": rev, "commit": tf.commit, "source_file": src_path,
+              "kernel": None if version is None else list(version),
               "patches": [{"file": Path(p.path).name, "sha256": p.sha256,
                            "kind": "mbox" if p.mbox else "diff"} for p in plist],
               "source_hash": digest, "source": str(src),
