@@ -1,8 +1,9 @@
 """Kernel designs: a tree's page_frag code, extracted and compiled with the shim.
 
 No kernel source: the trees are built here from tests/kernel_forms.py, a
-v6.9-form tree (page_alloc.c, struct with va) and a 6.13-form tree
-(page_frag_cache.c, encoded page), committed to a git repo in tmp_path.
+v6.9-form tree (page_alloc.c, struct with va), a 6.13-form tree
+(page_frag_cache.c, encoded page) and a Part-2 form (the series'
+prepare/commit on 6.13), committed to a git repo in tmp_path.
 """
 
 import os
@@ -15,7 +16,7 @@ import pytest
 import kernel_forms as K  # noqa: E402  (tests/ is on sys.path)
 from fraglib import kernel
 from fraglib.cache import FragCache, PageModel, check_page_model, drain_pcp, init_page_model
-from fraglib.designs import get_design
+from fraglib.designs import CAP_PREPARE, get_design
 from fraglib.exceptions import FraglibError, ParameterError, UnknownNameError
 
 
@@ -39,15 +40,18 @@ def repo(kdir):
 
 @pytest.fixture(scope="module")
 def registered(repo):
-    return {"v69": kernel.add("v69", repo, "v6.9"), "v613": kernel.add("v613", repo, "v6.13")}
+    return {"v69": kernel.add("v69", repo, "v6.9"), "v613": kernel.add("v613", repo, "v6.13"),
+            "p2": kernel.add("p2", repo, "part2")}
 
 
-def _trace(design, seed, steps=400):
+def _trace(design, seed, steps=400, prep=False):
     """Run one random request sequence; return what every step showed.
 
     Addresses are written as (page number in order of first sight, offset
     in the page): a re-made page model may map its arena elsewhere, so raw
-    addresses differ between runs while the page sequence must not.
+    addresses differ between runs while the page sequence must not.  With
+    ``prep`` the sequence also has prepares, committed with a reference (a
+    new fragment) or without (coalesced: nothing to free).
     """
     init_page_model(8, high_order_fail=0.25, pfmemalloc_rate=0.1, seed=seed)
     rng = random.Random(seed)
@@ -63,7 +67,19 @@ def _trace(design, seed, steps=400):
 
     for _ in range(steps):
         r = rng.random()
-        if r < 0.6 or not live:
+        if prep and rng.random() < 0.4:
+            size, align = rng.randint(1, 4096), 1 << rng.randint(0, 8)
+            p = c.prepare(size, align)
+            if p is None:
+                step = ("prepare", size, align, None)
+            else:
+                used, ref = rng.randint(1, min(p[2], 8192)), rng.random() < 0.7
+                a = c.commit(p, used, ref=ref)
+                if ref:
+                    live.append(a)
+                step = ("prepare", size, align, where(p[0]), p[1], p[2], used, ref,
+                        a == p[0], c.refcount(a))
+        elif r < 0.6 or not live:
             size, align = rng.choice((rng.randint(1, 4096), rng.randint(1, 512))), \
                 1 << rng.randint(0, 8)
             a = c.alloc(size, align)
@@ -92,6 +108,20 @@ def _trace(design, seed, steps=400):
 def test_generations_detected(registered):
     assert registered["v69"]["generation"] == "va"
     assert registered["v613"]["generation"] == "encoded"
+    assert registered["p2"]["generation"] == "part2"
+    # the series' public names are preferred where the revision has them
+    assert registered["p2"]["calls"] == {
+        "entry": "__page_frag_alloc_align",
+        "prepare": "__page_frag_alloc_refill_prepare_align",
+        "commit": "page_frag_refill_commit",
+        "commit_noref": "page_frag_refill_commit_noref"}
+    assert "prepare" not in registered["v613"]["calls"]
+    assert get_design("kernel:p2").caps & CAP_PREPARE
+    assert not get_design("kernel:v613").caps & CAP_PREPARE
+    assert "page_frag" in registered["p2"]["structs"]
+    # the release comes from the Makefile at the rev
+    assert get_design("kernel:v69").kernel == (6, 9)
+    assert get_design("kernel:p2").kernel == (6, 13)
     assert registered["v69"]["source_file"] == "mm/page_alloc.c"
     assert registered["v613"]["source_file"] == "mm/page_frag_cache.c"
     # picked by name, with a parser: the unrelated helper and struct stay out
@@ -103,15 +133,34 @@ def test_generations_detected(registered):
     assert get_design("kernel:v613").struct_size == get_design("encoded").struct_size == 16
 
 
-@pytest.mark.parametrize("name,builtin", [("v69", "topdown"), ("v613", "encoded")])
+@pytest.mark.parametrize("name,builtin", [("v69", "topdown"), ("v613", "encoded"),
+                                          ("p2", "part2")])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_traces_match_builtin(registered, name, builtin, seed):
     assert registered[name]["builtin"] == builtin
-    got, want = _trace(f"kernel:{name}", seed), _trace(builtin, seed)
+    prep = bool(get_design(f"kernel:{name}").caps & CAP_PREPARE)
+    got, want = _trace(f"kernel:{name}", seed, prep=prep), _trace(builtin, seed, prep=prep)
     assert got == want
     # the sequence exercised the interesting paths
     vas = {t[-6] for t in got}
     assert len(vas) > 2, "no refill happened"
+    if prep:
+        kinds = {(t[0], t[7]) for t in got if t[0] == "prepare" and t[3] is not None}
+        assert kinds == {("prepare", True), ("prepare", False)}, "ref and noref commits"
+
+
+def test_part2_tx_uses_prepare_commit(registered):
+    """tx on kernel:p2 goes through the revision's prepare/commit, and copies,
+    coalesces and takes pages exactly as the built-in part2 does."""
+    import fraglib
+
+    keys = ("prepare_commit", "chunks", "merged_chunks", "frags_allocated",
+            "pages_taken", "alloc_calls")
+    got, want = (fraglib.run(d, "tx", packets=1024, store=False).metrics
+                 for d in ("kernel:p2", "part2"))
+    assert got["prepare_commit"] == 1
+    assert got["merged_chunks"] > 0, "no commit without a reference happened"
+    assert {k: got[k] for k in keys} == {k: want[k] for k in keys}
 
 
 def test_registry_list_show_rm(registered, repo):
