@@ -163,6 +163,44 @@ def test_part2_tx_uses_prepare_commit(registered):
     assert {k: got[k] for k in keys} == {k: want[k] for k in keys}
 
 
+def test_rx_small_heads_follow_the_release_at_the_rev(registered, repo, tmp_path):
+    """rx routes small heads by the release of the Makefile at the rev
+    (csrc/kversion.c's rule): 6.9 and 6.13 slice, 6.14 kmallocs again, and a
+    tree without a release asks for small_heads explicitly."""
+    from fraglib.workloads import design_small_heads, validate_params
+
+    assert design_small_heads("kernel:v69") == "slicer1k"
+    assert design_small_heads("kernel:p2") == "slicer1k"
+    assert validate_params("rx", {}, design="kernel:v613")["small_heads"] == "slicer1k"
+    p614 = _patched(repo, tmp_path / "a", "PATCHLEVEL = 9", "PATCHLEVEL = 14", path="Makefile")
+    assert kernel.add("v614", repo, "v6.9", [p614])["kernel"] == [6, 14]
+    assert design_small_heads("kernel:v614") == "kmalloc"
+    bare = _patched(repo, tmp_path / "b", "VERSION = 6\n", "", path="Makefile")
+    assert kernel.add("nover", repo, "v6.9", [bare])["kernel"] is None
+    assert design_small_heads("kernel:nover") is None
+    with pytest.raises(ParameterError, match="small_heads"):
+        validate_params("rx", {}, design="kernel:nover")
+    assert validate_params("rx", {"small_heads": "kmalloc"},
+                           design="kernel:nover")["small_heads"] == "kmalloc"
+
+
+def test_design_functions_and_code_size_route_kernel_names(registered):
+    """callgrind's toggles and the code-size table name the functions the
+    kernel design compiled (its source's C identifier), not ``kernel:NAME_*``."""
+    from fraglib.codesize import code_size
+    from fraglib.valgrind import design_functions
+
+    cid = registered["v69"]["cid"]
+    assert design_functions("kernel:v69") == kernel.design_functions("kernel:v69") == tuple(
+        f"{cid}_{op}" for op in ("alloc", "free", "prepare", "commit"))
+    cs = code_size("kernel:v69")
+    # the revision's exported alloc is reached from the adapter's entry point
+    assert "__page_frag_alloc_align" in cs["functions"]
+    assert "__page_frag_alloc_align" in cs["helpers"]
+    assert cs["alloc"] > cs["functions"][f"{cid}_alloc"]
+    assert cs["prepare"] is None
+
+
 def test_registry_list_show_rm(registered, repo):
     rec = kernel.entry("kernel:v69")
     assert rec["commit"] and rec["tree"] == str(Path(repo).resolve())

@@ -331,9 +331,12 @@ def engine_source(design: str) -> tuple[str, Path]:
 
 def design_functions(design: str) -> tuple[str, ...]:
     """The adapter's entry points a workload calls (for callgrind's toggles):
-    ``<cid>_alloc`` and ``<cid>_free``; the kernel's functions are their callees."""
+    ``<cid>_alloc``, ``<cid>_free`` and, for a Part-2 generation,
+    ``<cid>_prepare`` and ``<cid>_commit`` (absent ones toggle nothing); the
+    kernel's functions are their callees. The same names as
+    :func:`fraglib.valgrind.design_functions` gives for ``kernel:NAME``."""
     cid = engine_source(design)[0]
-    return (f"{cid}_alloc", f"{cid}_free")
+    return tuple(f"{cid}_{op}" for op in ("alloc", "free", "prepare", "commit"))
 
 
 def library_path(design: str) -> Path:
