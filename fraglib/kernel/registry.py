@@ -117,6 +117,29 @@ def remove(name: str) -> dict:
         return reg.pop(_bare(name))
 
 
+def _prototype(f, entries) -> str:
+    """A function's prototype with the attributes of its place: static as
+    written; exported and called by the adapter: inlined into it; any other
+    exported function: noipa (a call across translation units)."""
+    if f.static:
+        return f.prototype
+    if f.name in entries:
+        return "__attribute__((always_inline)) inline " + f.prototype
+    return "__attribute__((noipa)) " + f.prototype
+
+
+def _kver_entry(name: str, rev: str, version) -> str:
+    """The generated source's ``frag_kver_generated`` (csrc/kversion.c): the
+    release its engine routes rx heads by; none when the tree names none."""
+    if version is None:
+        return ("/* the tree's Makefile names no release: rx needs small_heads= */\n")
+    why = json.dumps(f"VERSION/PATCHLEVEL of the Makefile at {rev}")
+    return (f"#ifndef FRAG_KSHIM_LIBRARY\n"
+            f"const struct frag_kver frag_kver_generated = {{\n"
+            f"\t\"{PREFIX}{name}\", FRAG_KVER({version[0]}, {version[1]}),\n\t{why}\n}};\n"
+            f"#endif\n")
+
+
 def _generate(name: str, tree, rev, patches, found: Extracted, files) -> tuple[str, dict]:
     fields = next((s.fields for n, s in found.structs.items() if n == "page_frag_cache"), ())
     gen = detect(fields, found.functions)
@@ -130,6 +153,7 @@ def _generate(name: str, tree, rev, patches, found: Extracted, files) -> tuple[s
         raise KernelFunctionMissingError(tree, rev, fn, gen.name, src)
     calls = gen.calls(found.functions)
     entry_fn = calls["entry"]
+    entries = set(calls.values()) | set(gen.required)
     mirrors = f"{Path(str(tree)).name}@{rev}" + (
         f" + {len(patches)} patch(es)" if patches else "") + f", generation {gen.name}"
     parts = ["// SPDX-License-Identifier: GPL-2.0-only",
@@ -140,13 +164,17 @@ def _generate(name: str, tree, rev, patches, found: Extracted, files) -> tuple[s
              "/* ---- prototypes ---- */",
              "/*\n * Exported functions are called from other translation units in the",
              " * kernel, so never inlined into or specialised for their callers:",
-             " * noipa keeps them so here, next to the adapter that calls them.\n */",
-             *((f.prototype if f.static else "__attribute__((noipa)) " + f.prototype)
-               for f in found.functions.values()),
+             " * noipa keeps them so here.  The exported functions the adapter",
+             " * calls are the ones the engine's workloads call (as net/ calls mm/):",
+             " * they are inlined into the adapter's entry points, which the engine",
+             " * calls across translation units, so the call the kernel makes is",
+             " * made once, as the built-in designs make it, with no adapter hop.\n */",
+             *(_prototype(f, entries) for f in found.functions.values()),
              "/* ---- functions ---- */"]
     for f in found.functions.values():
         parts.append(f"/* {f.path} */\n{f.text}")
     parts.append(gen.adapter("{cid}", found.functions))
+    parts.append(_kver_entry(name, rev, kernel_version(files.get(MAKEFILE))))
     parts.append(f"""
 _Static_assert(sizeof(struct page_frag_cache) <= FRAG_CACHE_STORAGE, "fits the box");
 

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "../include/frag.h"
+#include "../include/kversion.h"	/* FRAG_KVER: the release of the tree */
 
 #undef PAGE_FRAG_CACHE_MAX_SIZE
 #undef PAGE_FRAG_CACHE_MAX_ORDER
