@@ -500,6 +500,72 @@ TREE_V613 = {"mm/page_frag_cache.c": PAGE_FRAG_CACHE_V613,
              "Makefile": "VERSION = 6\nPATCHLEVEL = 13\n"}
 
 
+# net/core/sock.c's Tx allocator: a struct page_frag the socket owns one
+# reference of, rewound when that is the only one left (design_sockfrag.c).
+SOCK_C = """\
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <linux/mm.h>
+#include <net/sock.h>
+
+DEFINE_STATIC_KEY_FALSE(net_high_order_alloc_disable_key);
+
+bool skb_page_frag_refill(unsigned int sz, struct page_frag *pfrag, gfp_t gfp)
+{
+	if (pfrag->page) {
+		/* only the socket's own reference: start the page over */
+		if (page_ref_count(pfrag->page) == 1) {
+			pfrag->offset = 0;
+			return true;
+		}
+		if (pfrag->offset + sz <= pfrag->size)
+			return true;
+		put_page(pfrag->page);
+	}
+
+	pfrag->offset = 0;
+	if (SKB_FRAG_PAGE_ORDER &&
+	    !static_branch_unlikely(&net_high_order_alloc_disable_key)) {
+		pfrag->page = alloc_pages((gfp & ~__GFP_DIRECT_RECLAIM) |
+					  __GFP_COMP | __GFP_NOWARN |
+					  __GFP_NORETRY,
+					  SKB_FRAG_PAGE_ORDER);
+		if (likely(pfrag->page)) {
+			pfrag->size = PAGE_SIZE << SKB_FRAG_PAGE_ORDER;
+			return true;
+		}
+	}
+	pfrag->page = alloc_page(gfp);
+	if (likely(pfrag->page)) {
+		pfrag->size = PAGE_SIZE;
+		return true;
+	}
+	return false;
+}
+EXPORT_SYMBOL(skb_page_frag_refill);
+
+/* needs a struct sock: read only by name, so never extracted */
+bool sk_page_frag_refill(struct sock *sk, struct page_frag *pfrag)
+{
+	if (likely(skb_page_frag_refill(32U, pfrag, sk->sk_allocation)))
+		return true;
+	sk_enter_memory_pressure(sk);
+	return false;
+}
+EXPORT_SYMBOL(sk_page_frag_refill);
+"""
+
+SOCK_H = """\
+#ifndef _SOCK_H
+#define _SOCK_H
+#define SKB_FRAG_PAGE_ORDER	get_order(32768)
+
+static inline struct page_frag *sk_page_frag(struct sock *sk)
+{
+	return &sk->sk_frag;
+}
+#endif
+"""
+
 #: the Part-2 form: the 6.13 tree with the series applied.
 TREE_PART2 = {**TREE_V613, "mm/page_frag_cache.c": PAGE_FRAG_CACHE_PART2,
               "include/linux/mm_types_task.h": MM_TYPES_TASK_PART2,
@@ -523,8 +589,9 @@ def write_tree(repo: Path, files: dict, remove=()) -> None:
 
 
 def make_repo(path: Path) -> Path:
-    """A git repo with tags v6.9 (page_alloc.c form), v6.13 (page_frag_cache.c)
-    and part2 (the prepare/commit series on 6.13)."""
+    """A git repo with tags v6.9 (page_alloc.c form), v6.13 (page_frag_cache.c),
+    part2 (the prepare/commit series on 6.13) and sock (part2 plus
+    net/core/sock.c's skb_page_frag_refill, read with source="sock")."""
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", "master")
     write_tree(path, TREE_V69)
@@ -540,4 +607,8 @@ def make_repo(path: Path) -> Path:
     git(path, "add", "-A")
     git(path, "commit", "-qm", "mm: page_frag: prepare/commit form")
     git(path, "tag", "part2")
+    write_tree(path, {"net/core/sock.c": SOCK_C, "include/net/sock.h": SOCK_H})
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "net: sock.c's page_frag refill")
+    git(path, "tag", "sock")
     return path

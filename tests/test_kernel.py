@@ -41,7 +41,8 @@ def repo(kdir):
 @pytest.fixture(scope="module")
 def registered(repo):
     return {"v69": kernel.add("v69", repo, "v6.9"), "v613": kernel.add("v613", repo, "v6.13"),
-            "p2": kernel.add("p2", repo, "part2")}
+            "p2": kernel.add("p2", repo, "part2"),
+            "sock": kernel.add("sock", repo, "sock", source="sock")}
 
 
 def _trace(design, seed, steps=400, prep=False):
@@ -119,6 +120,16 @@ def test_generations_detected(registered):
     assert get_design("kernel:p2").caps & CAP_PREPARE
     assert not get_design("kernel:v613").caps & CAP_PREPARE
     assert "page_frag" in registered["p2"]["structs"]
+    # where asked, sock.c's refill alone (sk_page_frag_refill needs a socket)
+    assert registered["sock"]["generation"] == "sock"
+    assert registered["sock"]["functions"] == ["skb_page_frag_refill"]
+    assert registered["sock"]["macros"] == ["SKB_FRAG_PAGE_ORDER"]
+    assert registered["sock"]["source_file"] == "net/core/sock.c"
+    assert get_design("kernel:sock").struct_size == get_design("sockfrag").struct_size == 16
+    with pytest.raises(ParameterError, match="source"):
+        kernel.add("x", registered["sock"]["tree"], "sock", source="skbuff")
+    with pytest.raises(kernel.KernelFileMissingError, match="net/core/sock.c"):
+        kernel.add("x", registered["sock"]["tree"], "v6.9", source="sock")
     # the release comes from the Makefile at the rev
     assert get_design("kernel:v69").kernel == (6, 9)
     assert get_design("kernel:p2").kernel == (6, 13)
@@ -134,7 +145,7 @@ def test_generations_detected(registered):
 
 
 @pytest.mark.parametrize("name,builtin", [("v69", "topdown"), ("v613", "encoded"),
-                                          ("p2", "part2")])
+                                          ("p2", "part2"), ("sock", "sockfrag")])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_traces_match_builtin(registered, name, builtin, seed):
     assert registered[name]["builtin"] == builtin

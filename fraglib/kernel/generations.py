@@ -18,7 +18,7 @@ _COMMON = """
 void {cid}_init(void *cache)
 {{
 	/* page_frag_cache_init() of every generation: all fields zero. */
-	memset(cache, 0, sizeof(struct page_frag_cache));
+	memset(cache, 0, sizeof(struct {struct}));
 }}
 
 void *{cid}_alloc(void *cache, unsigned int fragsz, unsigned int align_mask)
@@ -81,6 +81,96 @@ void *{cid}_commit(void *cache, const struct frag_prepared *pf,
 }}
 """
 
+#: net/core/sock.c's refill on a struct page_frag, used as
+#: tcp_sendmsg_locked() uses it (the built-in sockfrag's adapter).
+_SOCK = """
+/* ---- adapter: generation {gen} ---- */
+void {cid}_init(void *cache)
+{{
+	/* a socket's task_frag / sk_frag starts empty */
+	memset(cache, 0, sizeof(struct {struct}));
+}}
+
+/*
+ * Find room the way tcp_sendmsg_locked() does: the refill is asked for
+ * the bytes plus the alignment padding, so its "fits" answer holds; a
+ * fresh page is never checked against the size by the refill itself, so
+ * a whole fragment that does not fit is refused here, keeping the page.
+ */
+static inline void *{cid}_room(struct page_frag *pfrag, unsigned int fragsz,
+			       unsigned int align_mask, unsigned int *offset)
+{{
+	unsigned int pad;
+
+	pad = __ALIGN_KERNEL_MASK(pfrag->offset, ~align_mask) - pfrag->offset;
+	if (unlikely(!{entry}(fragsz + pad, pfrag, GFP_ATOMIC)))
+		return NULL;
+	*offset = __ALIGN_KERNEL_MASK(pfrag->offset, ~align_mask);
+	if (unlikely(*offset + fragsz > pfrag->size))
+		return NULL;
+	return (char *)page_address(pfrag->page) + *offset;
+}}
+
+/* alloc: room, one page reference for the new skb fragment, advance */
+void *{cid}_alloc(void *cache, unsigned int fragsz, unsigned int align_mask)
+{{
+	struct page_frag *pfrag = cache;
+	unsigned int offset;
+	void *va = {cid}_room(pfrag, fragsz, align_mask, &offset);
+
+	if (unlikely(!va))
+		return NULL;
+	page_ref_inc(pfrag->page);
+	pfrag->offset = offset + fragsz;
+	return va;
+}}
+
+/* skb_frag_unref(): the fragment's own reference */
+void {cid}_free(void *addr)
+{{
+	put_page(virt_to_head_page(addr));
+}}
+
+/* sk_destruct(): the socket's own reference */
+void {cid}_drain(void *cache)
+{{
+	struct page_frag *pfrag = cache;
+
+	if (!pfrag->page)
+		return;
+	put_page(pfrag->page);
+	pfrag->page = NULL;
+	pfrag->offset = 0;
+}}
+
+int {cid}_prepare(void *cache, unsigned int fragsz, unsigned int align_mask,
+		  struct frag_prepared *pf)
+{{
+	struct page_frag *pfrag = cache;
+	unsigned int offset;
+	void *va = {cid}_room(pfrag, fragsz, align_mask, &offset);
+
+	if (unlikely(!va))
+		return -ENOMEM;
+	pf->va = va;
+	pf->offset = offset;
+	pf->size = pfrag->size - offset;
+	return 0;
+}}
+
+/* a new fragment takes a reference; coalescing into the last one does not */
+void *{cid}_commit(void *cache, const struct frag_prepared *pf,
+		   unsigned int used, bool ref)
+{{
+	struct page_frag *pfrag = cache;
+
+	if (ref)
+		page_ref_inc(pfrag->page);
+	pfrag->offset = pf->offset + used;
+	return pf->va;
+}}
+"""
+
 #: the inspect of every encoded-page generation.
 _INSPECT_ENCODED = (
     "\tunsigned long ep = nc->encoded_page;\n"
@@ -124,6 +214,14 @@ class Generation:
         one the revision defines is used (the series renamed its public
         wrappers between revisions; the ``__page_frag_cache_*`` core stayed).
         Empty: the generation has no prepare/commit.
+    source_set : str
+        Where it is read from (:mod:`fraglib.kernel.sourcesets`).
+    cache_struct : str
+        The struct the cache is (the box holds one).
+    template : str
+        The adapter's C text (``{cid}``, ``{entry}``, ``{struct}``, ``{gen}``).
+    own_prepare : bool
+        The template itself defines prepare/commit (the caller's split).
     """
 
     name: str
@@ -137,6 +235,10 @@ class Generation:
     prepare: tuple = ()
     commit: tuple = ()
     commit_noref: tuple = ()
+    source_set: str = "page_frag"
+    cache_struct: str = "page_frag_cache"
+    template: str = _COMMON
+    own_prepare: bool = False
 
     @staticmethod
     def _first(names, functions) -> str | None:
@@ -147,10 +249,12 @@ class Generation:
 
     @property
     def has_prepare(self) -> bool:
-        return bool(self.prepare)
+        return bool(self.prepare) or self.own_prepare
 
-    def matches(self, fields, functions) -> bool:
-        return (self.fields <= set(fields) and self.entry(functions) is not None
+    def matches(self, structs, functions) -> bool:
+        """``structs``: struct tag -> its member names, as extracted."""
+        return (self.fields <= set(structs.get(self.cache_struct, ()))
+                and self.entry(functions) is not None
                 and all(m in functions for m in self.marks))
 
     def missing(self, functions) -> str | None:
@@ -166,7 +270,7 @@ class Generation:
     def calls(self, functions) -> dict:
         """The revision's functions the adapter calls, by role."""
         out = {"entry": self.entry(functions)}
-        if self.has_prepare:
+        if self.prepare:
             out.update(prepare=self._first(self.prepare, functions),
                        commit=self._first(self.commit, functions),
                        commit_noref=self._first(self.commit_noref, functions))
@@ -174,13 +278,14 @@ class Generation:
 
     def adapter(self, cid: str, functions) -> str:
         calls = self.calls(functions)
-        text = _COMMON.format(gen=self.name, cid=cid, entry=calls["entry"])
-        if self.has_prepare:
+        text = self.template.format(gen=self.name, cid=cid, entry=calls["entry"],
+                                    struct=self.cache_struct)
+        if self.prepare:
             text += _PREPARE.format(cid=cid, prepare=calls["prepare"],
                                     commit=calls["commit"],
                                     commit_noref=calls["commit_noref"])
         return (text + f"\nstatic void {cid}_inspect(const void *cache, struct frag_state *st)\n"
-                + "{\n\tconst struct page_frag_cache *nc = cache;\n\n"
+                + f"{{\n\tconst struct {self.cache_struct} *nc = cache;\n\n"
                 + self.inspect + "}\n")
 
     def caps(self) -> str:
@@ -225,9 +330,24 @@ GENERATIONS = (
         "\tst->size = nc->va ? PAGE_SIZE << st->order : 0;\n"
         "\tst->bias = nc->pagecnt_bias;\n"
         "\tst->pfmemalloc = nc->pfmemalloc;\n"),
+    Generation(
+        "sock", "net/core/sock.c skb_page_frag_refill() on a struct page_frag "
+        "(the Tx side; logic unchanged from 5.x to 6.x), used as "
+        "tcp_sendmsg_locked() uses it", "sockfrag",
+        frozenset({"page", "offset", "size"}), ("skb_page_frag_refill",), (),
+        "\tst->va = nc->page ? page_address(nc->page) : NULL;\n"
+        "\tst->offset = nc->offset;\n"
+        "\tst->size = nc->page ? nc->size : 0;\n"
+        "\t/* the bias equivalent: the one reference the socket holds */\n"
+        "\tst->bias = nc->page ? 1 : 0;\n"
+        "\tst->pfmemalloc = nc->page && page_is_pfmemalloc(nc->page);\n"
+        "\tst->order = nc->page ? compound_order(nc->page) : 0;\n",
+        source_set="sock", cache_struct="page_frag", template=_SOCK, own_prepare=True),
 )
 
 
-def detect(fields, functions) -> Generation | None:
-    """The generation of a revision, from its struct members and functions."""
-    return next((g for g in GENERATIONS if g.matches(fields, functions)), None)
+def detect(structs, functions, source_set: str = "page_frag") -> Generation | None:
+    """The generation of a revision read from ``source_set``, from its
+    structs' members (tag -> names) and its functions."""
+    return next((g for g in GENERATIONS
+                 if g.source_set == source_set and g.matches(structs, functions)), None)

@@ -34,16 +34,16 @@ from .errors import (KernelCompileError, KernelFileMissingError,
 from .extract import Extracted, extract
 from .generations import GENERATIONS, detect
 from .source import Patch, read_files
+from .sourcesets import SOURCE_SETS, get_source_set
 
 __all__ = ["PREFIX", "add", "kernel_version", "entries", "entry", "remove", "engine_source", "design_functions",
            "library_path", "SOURCES", "HEADERS"]
 
 PREFIX = "kernel:"
 #: where the page_frag functions live, newest layout first.
-SOURCES = ("mm/page_frag_cache.c", "mm/page_alloc.c")
+SOURCES = SOURCE_SETS["page_frag"].sources
 #: headers with struct page_frag_cache, its sizes and inline helpers.
-HEADERS = ("include/linux/page_frag_cache.h", "include/linux/mm_types_task.h",
-           "include/linux/mm_types.h", "include/linux/gfp.h")
+HEADERS = SOURCE_SETS["page_frag"].headers
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 #: the top Makefile: its VERSION and PATCHLEVEL name the release at a rev.
 MAKEFILE = "Makefile"
@@ -140,14 +140,18 @@ def _kver_entry(name: str, rev: str, version) -> str:
             f"#endif\n")
 
 
-def _generate(name: str, tree, rev, patches, found: Extracted, files) -> tuple[str, dict]:
-    fields = next((s.fields for n, s in found.structs.items() if n == "page_frag_cache"), ())
-    gen = detect(fields, found.functions)
+def _generate(name: str, tree, rev, patches, found: Extracted, files,
+              source_set: str = "page_frag") -> tuple[str, dict]:
+    sset = SOURCE_SETS[source_set]
+    structs = {n: s.fields for n, s in found.structs.items()}
+    gen = detect(structs, found.functions, source_set)
     if gen is None:
-        what = (f"struct page_frag_cache members {sorted(fields)} and functions "
-                f"{sorted(found.functions)}" if fields else "no struct page_frag_cache")
-        raise UnknownGenerationError(tree, rev, what, [g.name for g in GENERATIONS])
-    src = next(p for p in SOURCES if p in files)
+        what = (", ".join(f"struct {n} members {sorted(f)}" for n, f in structs.items())
+                + f" and functions {sorted(found.functions)}" if structs else
+                "no struct " + " or ".join(sset.structs))
+        raise UnknownGenerationError(tree, rev, what, [g.name for g in GENERATIONS
+                                                       if g.source_set == source_set])
+    src = next(p for p in sset.sources if p in files)
     fn = gen.missing(found.functions)
     if fn is not None:
         raise KernelFunctionMissingError(tree, rev, fn, gen.name, src)
@@ -176,12 +180,12 @@ def _generate(name: str, tree, rev, patches, found: Extracted, files) -> tuple[s
     parts.append(gen.adapter("{cid}", found.functions))
     parts.append(_kver_entry(name, rev, kernel_version(files.get(MAKEFILE))))
     parts.append(f"""
-_Static_assert(sizeof(struct page_frag_cache) <= FRAG_CACHE_STORAGE, "fits the box");
+_Static_assert(sizeof(struct {gen.cache_struct}) <= FRAG_CACHE_STORAGE, "fits the box");
 
 const struct frag_ops frag_ops_{{cid}} = {{
 	.name		= "{PREFIX}{name}",
 	.mirrors	= {json.dumps(mirrors)},
-	.struct_size	= sizeof(struct page_frag_cache),
+	.struct_size	= sizeof(struct {gen.cache_struct}),
 	.caps		= {gen.caps()},
 	.max_frag	= 0,
 	.init		= {{cid}}_init,
@@ -226,6 +230,7 @@ const struct frag_ops *fraglib_design_at(int i)
     cid = "kernel_" + hashlib.sha256(template.encode()).hexdigest()[:12]
     text = template.replace("{cid}", cid)
     info = {"generation": gen.name, "generation_kernels": gen.kernels,
+            "source_set": source_set,
             "builtin": gen.builtin, "entry": entry_fn, "calls": calls, "cid": cid,
             "functions": list(found.functions), "structs": list(found.structs),
             "macros": list(found.macros),
@@ -277,7 +282,7 @@ def _library(src: Path, cid: str, tree="?", rev="?", functions=()) -> Path:
     return out
 
 
-def add(name: str, tree, rev: str, patches=()) -> dict:
+def add(name: str, tree, rev: str, patches=(), *, source: str = "page_frag") -> dict:
     """Extract, compile and register ``kernel:NAME``.
 
     Parameters
@@ -291,6 +296,10 @@ def add(name: str, tree, rev: str, patches=()) -> dict:
     patches : sequence of path
         Applied in order on top of ``rev`` (``git am`` for mails, ``git
         apply`` for diffs).
+    source : str
+        Which allocator to read (:data:`fraglib.kernel.sourcesets.SOURCE_SETS`):
+        ``page_frag`` (default: the page_frag cache of mm/), or ``sock``
+        (net/core/sock.c's ``skb_page_frag_refill()``, the Tx side).
 
     Returns
     -------
@@ -314,15 +323,17 @@ def add(name: str, tree, rev: str, patches=()) -> dict:
         if not Path(p).is_file():
             raise ParameterError("patch", str(p), "an existing patch file")
         plist.append(Patch.read(p))
-    tf = read_files(tree, rev, SOURCES + HEADERS + (MAKEFILE,), plist)
-    src_path = next((p for p in SOURCES if p in tf.files), None)
+    sset = get_source_set(source)
+    tf = read_files(tree, rev, sset.sources + sset.headers + (MAKEFILE,), plist)
+    src_path = next((p for p in sset.sources if p in tf.files), None)
     if src_path is None:
-        raise KernelFileMissingError(tree, rev, list(SOURCES))
+        raise KernelFileMissingError(tree, rev, list(sset.sources))
     found = Extracted()
-    for p in HEADERS + (src_path,):
+    for p in sset.headers + (src_path,):
         if p in tf.files:
-            extract(p, tf.files[p], found)
-    text, info = _generate(name, tree, rev, plist, found, tf.files)
+            extract(p, tf.files[p], found, functions=sset.functions, macros=sset.macros,
+                    structs=sset.structs)
+    text, info = _generate(name, tree, rev, plist, found, tf.files, source)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     d = _root() / "src" / digest
     src = d / f"design_{info['cid']}.c"

@@ -115,6 +115,14 @@ static inline bool __kshim_warn(bool cond, const char *what, bool *done)
 })
 #define WARN_ON(cond)		WARN_ON_ONCE(cond)
 
+/*
+ * jump_label.h: the static key page_frag code tests
+ * (net_high_order_alloc_disable_key in sock.c) is DEFINE_STATIC_KEY_FALSE
+ * and nothing here turns it on, so it folds like the patched-out branch.
+ * The key itself is sock.c's, not extracted: the macro drops its argument.
+ */
+#define static_branch_unlikely(key)	false
+
 /* ---- bits.h, const.h, align.h, minmax.h ---- */
 #define BIT(nr)			(1UL << (nr))
 #define GENMASK(h, l) \
