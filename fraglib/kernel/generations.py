@@ -92,37 +92,27 @@ void {cid}_init(void *cache)
 }}
 
 /*
- * Find room the way tcp_sendmsg_locked() does: the refill is asked for
- * the bytes plus the alignment padding, so its "fits" answer holds; a
- * fresh page is never checked against the size by the refill itself, so
- * a whole fragment that does not fit is refused here, keeping the page.
+ * alloc: find room the way tcp_sendmsg_locked() does, take one page
+ * reference for the new skb fragment, advance.  The refill is asked for
+ * the bytes plus the alignment padding, so its "fits" answer holds; it
+ * never checks a fresh page against the size (tcp clamps its copy), so a
+ * whole fragment that does not fit is refused here, keeping the page.
  */
-static inline void *{cid}_room(struct page_frag *pfrag, unsigned int fragsz,
-			       unsigned int align_mask, unsigned int *offset)
+void *{cid}_alloc(void *cache, unsigned int fragsz, unsigned int align_mask)
 {{
-	unsigned int pad;
+	struct page_frag *pfrag = cache;
+	unsigned int offset, pad;
 
 	pad = __ALIGN_KERNEL_MASK(pfrag->offset, ~align_mask) - pfrag->offset;
 	if (unlikely(!{entry}(fragsz + pad, pfrag, GFP_ATOMIC)))
 		return NULL;
-	*offset = __ALIGN_KERNEL_MASK(pfrag->offset, ~align_mask);
-	if (unlikely(*offset + fragsz > pfrag->size))
-		return NULL;
-	return (char *)page_address(pfrag->page) + *offset;
-}}
-
-/* alloc: room, one page reference for the new skb fragment, advance */
-void *{cid}_alloc(void *cache, unsigned int fragsz, unsigned int align_mask)
-{{
-	struct page_frag *pfrag = cache;
-	unsigned int offset;
-	void *va = {cid}_room(pfrag, fragsz, align_mask, &offset);
-
-	if (unlikely(!va))
+	/* the refill may have rewound or replaced the page: realign */
+	offset = __ALIGN_KERNEL_MASK(pfrag->offset, ~align_mask);
+	if (unlikely(offset + fragsz > pfrag->size))
 		return NULL;
 	page_ref_inc(pfrag->page);
 	pfrag->offset = offset + fragsz;
-	return va;
+	return (char *)page_address(pfrag->page) + offset;
 }}
 
 /* skb_frag_unref(): the fragment's own reference */
@@ -147,12 +137,16 @@ int {cid}_prepare(void *cache, unsigned int fragsz, unsigned int align_mask,
 		  struct frag_prepared *pf)
 {{
 	struct page_frag *pfrag = cache;
-	unsigned int offset;
-	void *va = {cid}_room(pfrag, fragsz, align_mask, &offset);
+	unsigned int offset, pad;
 
-	if (unlikely(!va))
+	/* the same room as alloc, looked at and not consumed */
+	pad = __ALIGN_KERNEL_MASK(pfrag->offset, ~align_mask) - pfrag->offset;
+	if (unlikely(!{entry}(fragsz + pad, pfrag, GFP_ATOMIC)))
 		return -ENOMEM;
-	pf->va = va;
+	offset = __ALIGN_KERNEL_MASK(pfrag->offset, ~align_mask);
+	if (unlikely(offset + fragsz > pfrag->size))
+		return -ENOMEM;
+	pf->va = (char *)page_address(pfrag->page) + offset;
 	pf->offset = offset;
 	pf->size = pfrag->size - offset;
 	return 0;
@@ -222,6 +216,12 @@ class Generation:
         The adapter's C text (``{cid}``, ``{entry}``, ``{struct}``, ``{gen}``).
     own_prepare : bool
         The template itself defines prepare/commit (the caller's split).
+    adapter_is_caller : bool
+        The adapter plays the revision's caller in another translation
+        unit (tcp_sendmsg_locked() calling sock.c), so the exported
+        functions it calls stay real calls; otherwise the adapter's entry
+        points stand for the exported functions themselves and have them
+        inlined (see :func:`inlined`).
     """
 
     name: str
@@ -239,6 +239,7 @@ class Generation:
     cache_struct: str = "page_frag_cache"
     template: str = _COMMON
     own_prepare: bool = False
+    adapter_is_caller: bool = False
 
     @staticmethod
     def _first(names, functions) -> str | None:
@@ -275,6 +276,14 @@ class Generation:
                        commit=self._first(self.commit, functions),
                        commit_noref=self._first(self.commit_noref, functions))
         return out
+
+    def inlined(self, functions) -> set:
+        """The revision's exported functions the adapter's entry points stand
+        for: inlined into them, as the engine calls the entry points across
+        translation units (the call the kernel's caller makes)."""
+        if self.adapter_is_caller:
+            return set()
+        return set(self.calls(functions).values()) | set(self.required)
 
     def adapter(self, cid: str, functions) -> str:
         calls = self.calls(functions)
@@ -342,7 +351,8 @@ GENERATIONS = (
         "\tst->bias = nc->page ? 1 : 0;\n"
         "\tst->pfmemalloc = nc->page && page_is_pfmemalloc(nc->page);\n"
         "\tst->order = nc->page ? compound_order(nc->page) : 0;\n",
-        source_set="sock", cache_struct="page_frag", template=_SOCK, own_prepare=True),
+        source_set="sock", cache_struct="page_frag", template=_SOCK, own_prepare=True,
+        adapter_is_caller=True),
 )
 
 

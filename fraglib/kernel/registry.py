@@ -157,7 +157,7 @@ def _generate(name: str, tree, rev, patches, found: Extracted, files,
         raise KernelFunctionMissingError(tree, rev, fn, gen.name, src)
     calls = gen.calls(found.functions)
     entry_fn = calls["entry"]
-    entries = set(calls.values()) | set(gen.required)
+    entries = gen.inlined(found.functions)
     mirrors = f"{Path(str(tree)).name}@{rev}" + (
         f" + {len(patches)} patch(es)" if patches else "") + f", generation {gen.name}"
     parts = ["// SPDX-License-Identifier: GPL-2.0-only",
@@ -168,11 +168,11 @@ def _generate(name: str, tree, rev, patches, found: Extracted, files,
              "/* ---- prototypes ---- */",
              "/*\n * Exported functions are called from other translation units in the",
              " * kernel, so never inlined into or specialised for their callers:",
-             " * noipa keeps them so here.  The exported functions the adapter",
-             " * calls are the ones the engine's workloads call (as net/ calls mm/):",
-             " * they are inlined into the adapter's entry points, which the engine",
-             " * calls across translation units, so the call the kernel makes is",
-             " * made once, as the built-in designs make it, with no adapter hop.\n */",
+             " * noipa keeps them so here.  Where the adapter's entry points stand",
+             " * for exported functions (ops->alloc is __page_frag_alloc_align), those",
+             " * are inlined into them: the engine calls the entry points across",
+             " * translation units, so the call the kernel makes is made once, as",
+             " * the built-in designs make it, with no adapter hop.\n */",
              *(_prototype(f, entries) for f in found.functions.values()),
              "/* ---- functions ---- */"]
     for f in found.functions.values():
