@@ -279,11 +279,15 @@ class Generation:
 
     def inlined(self, functions) -> set:
         """The revision's exported functions the adapter's entry points stand
-        for: inlined into them, as the engine calls the entry points across
-        translation units (the call the kernel's caller makes)."""
+        for (alloc, free, drain): inlined into them, as the engine calls the
+        entry points across translation units (the call the kernel's caller
+        makes). Part-2's prepare and commit are not among them: the kernel's
+        callers reach them through inline wrappers of their own, so the
+        adapter's prepare/commit play those wrappers and the exported
+        functions stay real calls (as in the built-in part2)."""
         if self.adapter_is_caller:
             return set()
-        return set(self.calls(functions).values()) | set(self.required)
+        return {self.entry(functions)} | set(self.required)
 
     def adapter(self, cid: str, functions) -> str:
         calls = self.calls(functions)
