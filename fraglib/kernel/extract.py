@@ -2,7 +2,8 @@
 
 The text is parsed with tree-sitter's C grammar, which reads raw kernel
 source (macros, attributes and ``#if`` blocks included) without running
-the preprocessor. What is picked, by name:
+the preprocessor. What is picked, by name (the page_frag defaults; a
+source set, :mod:`fraglib.kernel.sourcesets`, passes its own):
 
 - ``#define PAGE_FRAG_CACHE_*`` (sizes, order mask, pfmemalloc bit);
 - ``struct page_frag_cache`` (and ``struct page_frag`` where a file has it);

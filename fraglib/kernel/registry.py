@@ -36,8 +36,8 @@ from .generations import GENERATIONS, detect
 from .source import Patch, read_files
 from .sourcesets import SOURCE_SETS, get_source_set
 
-__all__ = ["PREFIX", "add", "kernel_version", "entries", "entry", "remove", "engine_source", "design_functions",
-           "library_path", "SOURCES", "HEADERS"]
+__all__ = ["PREFIX", "add", "kernel_version", "entries", "entry", "remove", "engine_source",
+           "design_functions", "library_path", "SOURCES", "HEADERS"]
 
 PREFIX = "kernel:"
 #: where the page_frag functions live, newest layout first.
@@ -119,8 +119,9 @@ def remove(name: str) -> dict:
 
 def _prototype(f, entries) -> str:
     """A function's prototype with the attributes of its place: static as
-    written; exported and called by the adapter: inlined into it; any other
-    exported function: noipa (a call across translation units)."""
+    written; exported and stood for by an adapter entry point
+    (``Generation.inlined``): inlined into it; any other exported function:
+    noipa (a call across translation units)."""
     if f.static:
         return f.prototype
     if f.name in entries:
