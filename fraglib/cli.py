@@ -299,7 +299,8 @@ def cmd_kernel(args) -> int:
     from . import kernel
 
     if args.action == "add":
-        rec = kernel.add(args.name, args.tree, args.rev, args.patch or ())
+        rec = kernel.add(args.name, args.tree, args.rev, args.patch or (),
+                         source=args.source)
         print(f"registered {rec['design']}: {rec['source_file']} at {rec['rev']} "
               f"({rec['commit'][:12]}), generation {rec['generation']}, "
               f"{len(rec['patches'])} patch(es), {len(rec['functions'])} functions")
@@ -317,6 +318,7 @@ def cmd_kernel(args) -> int:
 
 def _add_kernel_parser(sub) -> None:
     """``fraglib kernel add|list|show|rm``: the kernel's own page_frag code."""
+    from .kernel.sourcesets import SOURCE_SETS as kernel_sources
     s = sub.add_parser("kernel", help="register a tree's page_frag code (a revision, "
                                       "plus patches) as design kernel:NAME")
     ks = s.add_subparsers(dest="action", required=True)
@@ -327,6 +329,9 @@ def _add_kernel_parser(sub) -> None:
     a.add_argument("--patch", action="append", metavar="FILE",
                    help="patch applied on top of REV, in order (mbox: git am; diff: "
                         "git apply); repeat for a series")
+    a.add_argument("--source", default="page_frag", choices=sorted(kernel_sources),
+                   help="the allocator to read: page_frag (mm/, default) or sock "
+                        "(net/core/sock.c skb_page_frag_refill, the Tx side)")
     ks.add_parser("list", help="registered kernel designs")
     for verb, what in (("show", "provenance of one kernel design (JSON)"),
                        ("rm", "unregister a kernel design")):

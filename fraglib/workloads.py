@@ -70,8 +70,11 @@ def kernel_small_heads(kernel: tuple[int, int]) -> str:
 
 
 def design_small_heads(design: str) -> str | None:
-    """The ``small_heads`` default of ``design`` (its kernel's routing), or None."""
+    """The ``small_heads`` default of ``design`` (its kernel's routing), or None.
+    A ``kernel:NAME`` design has the release of the tree it was read from."""
     k = DESIGN_KERNEL.get(design)
+    if k is None and design.startswith("kernel:"):
+        k = get_design(design).kernel
     return None if k is None else kernel_small_heads(k)
 
 
