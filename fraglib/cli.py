@@ -214,7 +214,9 @@ def cmd_compare(args) -> int:
 def cmd_worker(args) -> int:
     from .fleet.worker import serve
 
-    return serve(args.scheduler, announce=not args.quiet)
+    if not args.reconnect >= 0:
+        raise ParameterError("--reconnect", args.reconnect, "seconds >= 0")
+    return serve(args.scheduler, announce=not args.quiet, reconnect=args.reconnect)
 
 
 def _add_cluster_options(s, each: str = "each gets its own verdict") -> None:
@@ -441,6 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true",
                    help="announce only the machine name and source hash (no TSC "
                         "calibration or counter probe)")
+    s.add_argument("--reconnect", type=float, default=300, metavar="SECONDS",
+                   help="when the scheduler goes away (restarted), keep trying to "
+                        "register again for this long, then exit (default 300)")
     s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser("sweep", help="execute the notebooks with papermill")

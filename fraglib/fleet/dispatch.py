@@ -105,6 +105,7 @@ class Dispatcher:
             The scheduler was lost and the client did not reconnect in time.
         """
         from distributed import wait
+        from distributed.client import FuturesCancelledError
 
         jobs = [j for j in jobs if j.id in self._live]
         if not jobs:
@@ -113,6 +114,8 @@ class Dispatcher:
             wait([j.future for j in jobs], timeout=timeout, return_when="FIRST_COMPLETED")
         except TimeoutError:
             pass                      # nothing finished: check the machines are there
+        except FuturesCancelledError:
+            pass                      # the scheduler went away: handled below
         out, restarted, present = [], False, None
         for j in jobs:
             fut = j.future
