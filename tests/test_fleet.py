@@ -5,8 +5,7 @@ identities ``m-a`` and ``m-b`` through the test-only ``$FRAGLIB_MACHINE_ID``
 (a SpecCluster: a LocalCluster gives every worker the same environment): a comparison lands both machines' runs in one
 store, the report shows both, a worker killed mid-pair loses no stored run,
 ``--resume`` reruns nothing stored, and a worker with another source hash
-is refused; a sweep runs a notebook on each machine into one store, and
-9.0-fleet reads both back.
+is refused (the fleet sweep: tests/test_fleet_sweep.py).
 """
 
 from __future__ import annotations
@@ -199,103 +198,6 @@ def test_sentence_names_disagreeing_machines():
     assert "2 of 3 (x1, x2)" in s
     agree = fleet_sentence(t.iloc[:2])
     assert "holds on every machine (2: x1, x2)" in agree
-
-
-def _tiny_notebook(path) -> None:
-    """A notebook that runs one tiny comparison (what a measuring notebook does)."""
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# Tiny comparison"),
-                nbformat.v4.new_code_cell("packets = 4096", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell(
-                    "from fraglib.compare import compare\n"
-                    "c = compare('topdown', 'bottomup', builds=1, processes=2, "
-                    "packets=packets, warmup=2, progress=False)\nprint(c.verdict.kind)")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, str(path))
-
-
-@pytest.fixture
-def fleet_notebooks(tmp_path, monkeypatch):
-    """A notebooks directory with the tiny notebook and 9.0-fleet; reports in tmp."""
-    import shutil
-
-    from fraglib.notebooks import notebooks_dir
-
-    src = notebooks_dir() / "9.0-fleet.ipynb"
-    nbdir = tmp_path / "nb"
-    nbdir.mkdir()
-    _tiny_notebook(nbdir / "t.ipynb")
-    shutil.copy(src, nbdir / src.name)
-    monkeypatch.setenv("FRAGLIB_NOTEBOOKS", str(nbdir))
-    monkeypatch.setenv("FRAGLIB_REPORTS", str(tmp_path / "reports"))
-    return nbdir
-
-
-def test_sweep_on_two_machines_one_store(cluster, runs_root, fleet_notebooks, tmp_path,
-                                         clean_report, monkeypatch):
-    """Each machine runs the measuring notebook; 9.0-fleet runs once, here, on
-    the store both filled, and says whether the verdict holds on both."""
-    import json
-
-    from fraglib import notebooks
-    from fraglib.report import fleet as rfleet
-
-    fs = notebooks.sweep(cluster=cluster, machines="all", progress=False)
-    assert fs.ok, fs.text
-    assert fs.machines == ("m-a", "m-b") and dict(fs.runs) == {"m-a": 4, "m-b": 4}
-    assert sorted(p.name for p in fs.executed) == ["9.0-fleet.ipynb", "t@m-a.ipynb",
-                                                   "t@m-b.ipynb"]
-    runs = _stored(runs_root)
-    assert runs.groupby("machine")["run_id"].nunique().to_dict() == {"m-a": 4, "m-b": 4}
-    _no_partial(runs_root)
-    assert not list(tmp_path.glob("fraglib-fleet-*")), "staging left behind"
-    pages = clean_report(list(fs.executed))
-    assert "Tiny comparison (machine m-a)" in pages["t@m-a"]
-    nb = json.loads((tmp_path / "reports" / "executed" / "9.0-fleet.ipynb").read_text())
-    printed = "".join("".join(o.get("text", "")) for c in nb["cells"]
-                      if c["cell_type"] == "code" for o in c.get("outputs", [])
-                      if o.get("output_type") == "stream")
-    verdicts = rfleet.fleet_verdicts(rfleet.fleet_runs(), resamples=2000)
-    answer = rfleet.fleet_answer(verdicts)
-    assert sorted(verdicts["machine"]) == ["m-a", "m-b"]
-    assert answer in printed and answer in pages["9.0-fleet"]
-    assert "m-a" in answer and "m-b" in answer and "not measured" not in answer
-    # the machines filter of the notebook's first cell
-    only_a = rfleet.fleet_runs(machines="m-a")
-    assert set(only_a["machine"]) == {"m-a"} and len(only_a) == 4
-    with pytest.raises(ParameterError, match="m-a, m-b"):
-        rfleet.fleet_runs(machines="m-zzz")
-
-    # a rerun with --resume (the CLI) measures nothing the store holds
-    from fraglib.cli import main
-
-    monkeypatch.setenv("FRAGLIB_RESUME", "0")
-    rc = main(["sweep", "t", "--cluster", cluster.scheduler_info()["address"],
-               "--machines", "m-a", "--resume"])
-    assert rc == 0
-    assert _stored(runs_root)["run_id"].nunique() == 8
-
-
-def test_sweep_refuses_bad_input_before_anything_runs(cluster, fleet_notebooks):
-    from fraglib.fleet.sweep import sweep
-
-    with pytest.raises(ParameterError, match="packets"):
-        sweep(["t"], cluster=cluster, parameters={"packets": -1}, progress=False)
-    with pytest.raises(ParameterError, match="notebook"):
-        sweep(["nope"], cluster=cluster, progress=False)
-    with pytest.raises(ParameterError, match="lost_after"):
-        sweep(["t"], cluster=cluster, lost_after=0)
-
-
-def test_cli_sweep_cluster_parses():
-    from fraglib.cli import build_parser
-
-    args = build_parser().parse_args(["sweep", "1.0-fastpath", "--cluster", "tcp://h:1",
-                                      "--machines", "a,b", "--resume"])
-    assert args.cluster == "tcp://h:1" and args.machines == "a,b" and args.resume
 
 
 def test_machine_gone_is_recorded_lost(cluster, runs_root):

@@ -213,8 +213,6 @@ def fleet_runs(root=None, **filters) -> pd.DataFrame:
     pandas.DataFrame
         Columns :data:`RUN_COLUMNS`, sorted by machine, time and run id.
     """
-    import duckdb
-
     from .. import store
 
     unknown = set(filters) - set(_FILTERS)
@@ -224,32 +222,7 @@ def fleet_runs(root=None, **filters) -> pd.DataFrame:
     with store._no_compaction(root):
         store.connect(root)                    # sets unreadable files aside first
         files = store.run_files(root)
-        if not files:
-            return pd.DataFrame(columns=list(RUN_COLUMNS))
-        src = "read_parquet([" + ", ".join("'" + str(f).replace("'", "''") + "'"
-                                           for f in files) + "], union_by_name=true)"
-        con = duckdb.connect()
-        have = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
-
-        def col(name: str, sql: str | None = None) -> str:
-            return (sql or name) if name in have else "NULL"
-
-        doc = "run_doc" if "run_doc" in have else "NULL"
-        df = con.execute(f"""
-            SELECT run_id, any_value(machine) AS machine, any_value(design) AS design,
-                   any_value(workload) AS workload,
-                   median(cycles_per_packet) FILTER (WHERE NOT warmup) AS median_cpp,
-                   count(*) FILTER (WHERE NOT warmup) AS samples,
-                   coalesce(any_value(json_extract_string({doc},
-                            '$.provenance.meta_cpu_model')), '{_UNKNOWN}') AS cpu_model,
-                   coalesce(any_value(json_extract_string({doc},
-                            '$.provenance.meta_kernel')), '{_UNKNOWN}') AS kernel,
-                   coalesce(left(any_value({col('git_sha')}), 12)
-                            || CASE WHEN any_value({col('git_dirty', 'git_dirty::BOOLEAN')})
-                                    THEN '+dirty' ELSE '' END, '{_UNKNOWN}') AS version,
-                   any_value({col('comparison')}) AS comparison,
-                   any_value({col('time', 'time::VARCHAR')}) AS time
-            FROM {src} GROUP BY run_id""").df()
+        df = _read_runs(files) if files else pd.DataFrame(columns=list(RUN_COLUMNS))
     df = df[list(RUN_COLUMNS)].sort_values(["machine", "time", "run_id"], ignore_index=True)
     for name, value in filters.items():
         if value is None:
@@ -262,6 +235,37 @@ def fleet_runs(root=None, **filters) -> pd.DataFrame:
             raise ParameterError(name, value, "one or more of the values in the store: "
                                  + (", ".join(there) or "(no runs)"))
         df = df[df[column].isin(wanted)].reset_index(drop=True)
+    return df
+
+
+def _read_runs(files) -> pd.DataFrame:
+    """:func:`fleet_runs`'s one DuckDB query over the run files."""
+    import duckdb
+
+    src = "read_parquet([" + ", ".join("'" + str(f).replace("'", "''") + "'"
+                                       for f in files) + "], union_by_name=true)"
+    con = duckdb.connect()
+    have = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+
+    def col(name: str, sql: str | None = None) -> str:
+        return (sql or name) if name in have else "NULL"
+
+    doc = "run_doc" if "run_doc" in have else "NULL"
+    df = con.execute(f"""
+        SELECT run_id, any_value(machine) AS machine, any_value(design) AS design,
+               any_value(workload) AS workload,
+               median(cycles_per_packet) FILTER (WHERE NOT warmup) AS median_cpp,
+               count(*) FILTER (WHERE NOT warmup) AS samples,
+               coalesce(any_value(json_extract_string({doc},
+                        '$.provenance.meta_cpu_model')), '{_UNKNOWN}') AS cpu_model,
+               coalesce(any_value(json_extract_string({doc},
+                        '$.provenance.meta_kernel')), '{_UNKNOWN}') AS kernel,
+               coalesce(left(any_value({col('git_sha')}), 12)
+                        || CASE WHEN any_value({col('git_dirty', 'git_dirty::BOOLEAN')})
+                                THEN '+dirty' ELSE '' END, '{_UNKNOWN}') AS version,
+               any_value({col('comparison')}) AS comparison,
+               any_value({col('time', 'time::VARCHAR')}) AS time
+        FROM {src} GROUP BY run_id""").df()
     return df
 
 
