@@ -61,6 +61,11 @@ def test_sweep_on_two_machines_one_store(cluster, runs_root, fleet_notebooks, tm
     the store both filled, and says whether the verdict holds on both."""
     from fraglib import notebooks
 
+    import tempfile
+    from pathlib import Path
+
+    staging = {m: set(Path(tempfile.gettempdir()).glob(f"fraglib-fleet-*-{m}-t"))
+               for m in ("m-a", "m-b")}
     fs = notebooks.sweep(cluster=cluster, machines="all", progress=False)
     assert fs.ok, fs.text
     assert fs.machines == ("m-a", "m-b") and dict(fs.runs) == {"m-a": 4, "m-b": 4}
@@ -69,7 +74,8 @@ def test_sweep_on_two_machines_one_store(cluster, runs_root, fleet_notebooks, tm
     runs = _stored(runs_root)
     assert runs.groupby("machine")["run_id"].nunique().to_dict() == {"m-a": 4, "m-b": 4}
     _no_partial(runs_root)
-    assert not list(tmp_path.glob("fraglib-fleet-*")), "staging left behind"
+    for m, before in staging.items():     # the workers' staging directories are gone
+        assert set(Path(tempfile.gettempdir()).glob(f"fraglib-fleet-*-{m}-t")) <= before
     pages = clean_report(list(fs.executed))
     assert "Tiny comparison (machine m-a)" in pages["t@m-a"]
     nb = json.loads((tmp_path / "reports" / "executed" / "9.0-fleet.ipynb").read_text())
