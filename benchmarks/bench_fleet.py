@@ -93,9 +93,12 @@ def main() -> None:
         print(f"ratio cluster/direct: {k / d:.3f} (goal <= 1.05)")
         print(f"verdicts direct:  {kinds['direct']}")
         print(f"verdicts cluster: {kinds['cluster']}")
-        same = {s.split()[0] for s in kinds["direct"]} == {s.split()[0] for s in
-                                                            kinds["cluster"]}
-        print(f"same verdict kind: {same}")
+        kinds_of = {w: sorted(k.rsplit(" ", 1)[0] for k in kinds[w]) for w in kinds}
+        effect = {w: statistics.median(float(k.rsplit(" ", 1)[1]) for k in kinds[w])
+                  for w in kinds}
+        print(f"same verdict kinds both ways: {kinds_of['direct'] == kinds_of['cluster']} "
+              f"(median effect B/A direct {effect['direct']:.4f}, cluster "
+              f"{effect['cluster']:.4f})")
         if cluster is not None:
             cluster.close()
 
