@@ -9,19 +9,25 @@ compare --machines all`` does). Prints the median wall time of each, their
 ratio (goal <= 1.05) and whether the verdicts' kinds agree. Engines are
 built once before timing, so both paths time the same cached builds.
 
-With ``--processes-cluster`` the local cluster uses one worker process
-instead (``processes=True``), to measure which costs less.
+Each machine's next pair is queued on its worker while the current one
+runs (:func:`fraglib.fleet.compare_plan`'s look-ahead), so no task round
+trip separates two pairs; ``--no-lookahead`` times one task at a time, as
+before. With ``--processes-cluster`` the local cluster uses one worker
+process instead (``processes=True``), to measure which costs less. The load
+average is printed before and after: on a shared machine the ratio is only
+as good as the load was steady.
 
     .venv/bin/python benchmarks/bench_fleet.py [--pairs 6] [--builds 4]
-        [--packets 262144] [--repeats 3]
+        [--packets 262144] [--repeats 3] [--no-lookahead]
 """
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
 
-from fraglib.compare import compare
+from fraglib.compare import compare, plan
 
 
 def main() -> None:
@@ -34,7 +40,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--processes-cluster", action="store_true",
                     help="a LocalCluster with one worker process, not in-process")
+    ap.add_argument("--no-lookahead", action="store_true",
+                    help="one task at a time per machine (the next pair is submitted "
+                         "when the last one's result is back)")
     args = ap.parse_args()
+    load0 = os.getloadavg()
     kw = dict(builds=args.builds, processes=args.pairs, packets=args.packets, seed=0,
               metadata=True, progress=False)
     import distributed  # noqa: F401  (imported once, ~2.6 s here: a CLI process pays it)
@@ -58,14 +68,23 @@ def main() -> None:
                 if way == "direct":
                     c = compare(args.a, args.b, root=tmp, **kw)
                 else:
-                    fc = compare(args.a, args.b, root=tmp, cluster=cluster, machines="all",
-                                 **kw)
+                    from fraglib.fleet import compare_plan
+
+                    p = plan(args.a, args.b, builds=args.builds, processes=args.pairs,
+                             packets=args.packets, seed=0, metadata=True)
+                    fc = compare_plan(p, cluster=cluster, machines="all", root=tmp,
+                                      progress=False, lookahead=not args.no_lookahead)
                     (c,) = fc.values()
                 walls[way].append(time.monotonic() - t)
                 kinds[way].append(f"{c.verdict.kind} {c.verdict.effect:.4f}")
         d, k = statistics.median(walls["direct"]), statistics.median(walls["cluster"])
+        load1 = os.getloadavg()
         print(f"{args.b} vs {args.a}: {args.builds} builds x {args.pairs} pairs, "
-              f"{args.packets} packets, {args.repeats} repeats each way")
+              f"{args.packets} packets, {args.repeats} repeats each way; look-ahead "
+              f"{'off' if args.no_lookahead else 'on'}")
+        print(f"load average (1, 5, 15 min) before: {load0[0]:.2f} {load0[1]:.2f} "
+              f"{load0[2]:.2f}; after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} "
+              f"({os.cpu_count()} CPUs)")
         print(f"direct   wall s: {', '.join(f'{w:.2f}' for w in walls['direct'])}  "
               f"median {d:.2f}")
         print(f"cluster  wall s: {', '.join(f'{w:.2f}' for w in walls['cluster'])}  "
@@ -74,9 +93,12 @@ def main() -> None:
         print(f"ratio cluster/direct: {k / d:.3f} (goal <= 1.05)")
         print(f"verdicts direct:  {kinds['direct']}")
         print(f"verdicts cluster: {kinds['cluster']}")
-        same = {s.split()[0] for s in kinds["direct"]} == {s.split()[0] for s in
-                                                            kinds["cluster"]}
-        print(f"same verdict kind: {same}")
+        kinds_of = {w: sorted(k.rsplit(" ", 1)[0] for k in kinds[w]) for w in kinds}
+        effect = {w: statistics.median(float(k.rsplit(" ", 1)[1]) for k in kinds[w])
+                  for w in kinds}
+        print(f"same verdict kinds both ways: {kinds_of['direct'] == kinds_of['cluster']} "
+              f"(median effect B/A direct {effect['direct']:.4f}, cluster "
+              f"{effect['cluster']:.4f})")
         if cluster is not None:
             cluster.close()
 

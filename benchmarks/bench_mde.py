@@ -98,7 +98,7 @@ def main() -> None:
     mde = v.mde
     print(f"bench_mde: {args.b} vs {args.a} on {args.workload}, packets={args.packets}, "
           f"budget {args.budget:g} s, waves of {args.builds} builds x {args.processes} pairs")
-    print(f"  pairs:            " + (f"interleaved in lockstep on one CPU, "
+    print("  pairs:            " + (f"interleaved in lockstep on one CPU, "
                                      f"{c.handoff_samples}-sample rounds"
                                      if c.interleave else "one process after the other"))
     print(f"  stopped:          {c.stop_reason} after {c.measured_s:.1f} s "

@@ -192,6 +192,25 @@ def _run_cc(cmd: list[str], what: str) -> None:
 
 #: what makes a source depend on the design an engine is built for.
 _DESIGN_MARKERS = ("FRAG_DESIGN", "FRAG_OPS", "design_direct.h", "wl_common.h")
+#: what makes a source call the design directly (csrc/include/design_direct.h)
+#: without containing design code: compiled once, renamed per design.
+_DIRECT_MARKERS = ("design_direct.h", "wl_common.h")
+#: the design symbols design_direct.h refers to without -DFRAG_DESIGN, and
+#: what they become for design ``d``.
+_GENERIC = "frag_design"
+_ENTRY_POINTS = ("init", "alloc", "free", "drain", "prepare", "commit")
+
+
+def _renames(cid: str) -> list[str]:
+    """``objcopy --redefine-sym`` arguments: generic names -> design ``cid``'s."""
+    pairs = [(f"{_GENERIC}_{e}", f"{cid}_{e}") for e in _ENTRY_POINTS]
+    pairs.append((f"frag_ops_{_GENERIC}", f"frag_ops_{cid}"))
+    return [f"--redefine-sym={a}={b}" for a, b in pairs]
+
+
+@lru_cache(maxsize=None)
+def _objcopy() -> str | None:
+    return shutil.which("objcopy")
 
 
 @lru_cache(maxsize=None)
@@ -206,6 +225,16 @@ def _design_agnostic(src: Path) -> bool:
     return not any(m in text for m in _DESIGN_MARKERS)
 
 
+@lru_cache(maxsize=None)
+def _calls_design(src: Path) -> bool:
+    """True when `src` reaches the design only through design_direct.h (a
+    workload or the engine's main), not a design's own code."""
+    if src.name.startswith("design_"):
+        return False
+    text = src.read_text()
+    return any(f'#include "{m}"' in text for m in _DIRECT_MARKERS)
+
+
 def _object(src: Path, flags: tuple[str, ...]) -> Path:
     """Compile one source to an object, cached by tree, compiler and flags.
 
@@ -214,8 +243,23 @@ def _object(src: Path, flags: tuple[str, ...]) -> Path:
     between-build variance is what limits it), and a source that does not
     depend on the design is compiled once for all designs.
     """
+    design = [f for f in flags if f.startswith("-DFRAG_DESIGN=")]
     if _design_agnostic(src):
-        flags = tuple(f for f in flags if not f.startswith("-DFRAG_DESIGN="))
+        flags = tuple(f for f in flags if f not in design)
+    elif design and _calls_design(src) and _objcopy():
+        # The workloads are most of the compile time and the same code for
+        # every design: compile once without the design, rename per design.
+        generic = _object(src, tuple(f for f in flags if f not in design))
+        out = build_root() / "obj" / _key("object", src.name, flags) / (src.stem + ".o")
+        with _locked(out) as todo:
+            if todo:
+                cid = design[0][len("-DFRAG_DESIGN="):]
+                with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+                    tmp_out = Path(tmp) / out.name
+                    _run_cc([_objcopy(), *_renames(cid), str(generic), str(tmp_out)],
+                            out.name)
+                    os.replace(tmp_out, out)
+        return out
     out = build_root() / "obj" / _key("object", src.name, flags) / (src.stem + ".o")
     with _locked(out) as todo:
         if todo:

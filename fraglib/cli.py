@@ -214,16 +214,19 @@ def cmd_compare(args) -> int:
 def cmd_worker(args) -> int:
     from .fleet.worker import serve
 
-    return serve(args.scheduler, announce=not args.quiet)
+    if not args.reconnect >= 0:
+        raise ParameterError("--reconnect", args.reconnect, "seconds >= 0")
+    return serve(args.scheduler, announce=not args.quiet, reconnect=args.reconnect)
 
 
-def _add_cluster_options(s) -> None:
+def _add_cluster_options(s, each: str = "each gets its own verdict") -> None:
     """``--cluster``/``--machines`` of a command that can run on a fleet."""
     s.add_argument("--cluster", default=None, metavar="ADDR",
                    help="Dask scheduler address (tcp://host:8786): run on the machines "
-                        "whose `fraglib worker` joined it; each gets its own verdict")
+                        f"whose `fraglib worker` joined it; {each}")
     s.add_argument("--machines", default=None, metavar="all|NAME,...",
-                   help="with --cluster: which machines (default all)")
+                   help="with --cluster: which machines (default all); without it, "
+                        "this machine through a local Dask cluster")
 
 
 def cmd_compare_fleet(args, params: dict) -> int:
@@ -246,6 +249,8 @@ def cmd_sweep(args) -> int:
 
     paths = notebook_paths(args.notebooks or None)
     params = strings_as_declared(paths, dict(args.param or []))   # modes=[2048] is text
+    if args.cluster is not None or args.machines is not None:
+        return cmd_sweep_fleet(args, params)
     per_nb = validate_notebook_params(paths, params)   # every notebook, before any runs
     failed = []
     for i, nb in enumerate(paths, 1):
@@ -267,6 +272,20 @@ def cmd_sweep(args) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_sweep_fleet(args, params: dict) -> int:
+    """``fraglib sweep --cluster``: every notebook on each machine, one store."""
+    from .fleet.sweep import sweep
+
+    fs = sweep(args.notebooks or None, cluster=args.cluster,
+               machines=args.machines or "all", parameters=params, resume=args.resume)
+    for p in fs.executed:
+        print(p)
+    print(fs.text, file=sys.stderr)
+    if not fs.ok:
+        print("fraglib: rerun with --resume to skip every stored run", file=sys.stderr)
+    return 0 if fs.ok else 1
 
 
 def cmd_store(args) -> int:
@@ -299,7 +318,8 @@ def cmd_kernel(args) -> int:
     from . import kernel
 
     if args.action == "add":
-        rec = kernel.add(args.name, args.tree, args.rev, args.patch or ())
+        rec = kernel.add(args.name, args.tree, args.rev, args.patch or (),
+                         source=args.source)
         print(f"registered {rec['design']}: {rec['source_file']} at {rec['rev']} "
               f"({rec['commit'][:12]}), generation {rec['generation']}, "
               f"{len(rec['patches'])} patch(es), {len(rec['functions'])} functions")
@@ -317,6 +337,7 @@ def cmd_kernel(args) -> int:
 
 def _add_kernel_parser(sub) -> None:
     """``fraglib kernel add|list|show|rm``: the kernel's own page_frag code."""
+    from .kernel.sourcesets import SOURCE_SETS as kernel_sources
     s = sub.add_parser("kernel", help="register a tree's page_frag code (a revision, "
                                       "plus patches) as design kernel:NAME")
     ks = s.add_subparsers(dest="action", required=True)
@@ -327,6 +348,9 @@ def _add_kernel_parser(sub) -> None:
     a.add_argument("--patch", action="append", metavar="FILE",
                    help="patch applied on top of REV, in order (mbox: git am; diff: "
                         "git apply); repeat for a series")
+    a.add_argument("--source", default="page_frag", choices=sorted(kernel_sources),
+                   help="the allocator to read: page_frag (mm/, default) or sock "
+                        "(net/core/sock.c skb_page_frag_refill, the Tx side)")
     ks.add_parser("list", help="registered kernel designs")
     for verb, what in (("show", "provenance of one kernel design (JSON)"),
                        ("rm", "unregister a kernel design")):
@@ -424,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true",
                    help="announce only the machine name and source hash (no TSC "
                         "calibration or counter probe)")
+    s.add_argument("--reconnect", type=float, default=300, metavar="SECONDS",
+                   help="when the scheduler goes away (restarted), keep trying to "
+                        "register again for this long, then exit (default 300)")
     s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser("sweep", help="execute the notebooks with papermill")
@@ -438,6 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", action="store_true",
                    help="skip the runs a killed sweep already stored (same notebooks, "
                         "same parameters)")
+    _add_cluster_options(s, "each runs every notebook; its runs land under "
+                            "data/runs/<machine>/ and its pages as <notebook>@<machine>")
     s.set_defaults(func=cmd_sweep)
 
     s = sub.add_parser("store", help="compact the results store or check it")

@@ -19,7 +19,7 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-from ._build import build_engine
+from ._build import _design_source, build_engine
 from .exceptions import BuildError
 
 __all__ = ["code_size"]
@@ -87,7 +87,9 @@ def code_size(design: str) -> dict:
     Parameters
     ----------
     design : str
-        A registered design name.
+        A registered design name; for ``kernel:NAME`` the functions are
+        those of its generated source (``<cid>_alloc``, the revision's own
+        functions it reaches, ...).
 
     Returns
     -------
@@ -109,6 +111,7 @@ def code_size(design: str) -> dict:
         The engine does not build, or binutils is missing.
     """
     binary = build_engine(design).path
+    design = _design_source(design)[0]  # kernel:NAME -> its source's C identifier
     local = _functions(binary, design)
     if f"{design}_alloc" not in local:
         raise BuildError(f"no {design}_alloc with line info in {binary.name}: "

@@ -39,9 +39,9 @@ def _dist(name, v):
 
 def _engine(key):
     def check(name, v):
-        from .workloads import _check_value
+        from .engine_params import check_value
         try:
-            _check_value(key, v)
+            check_value(key, v)
         except ParameterError as e:
             raise ParameterError(name, v, e.allowed) from None
     return check

@@ -66,7 +66,7 @@ def sweep(names: Sequence[str] | None = None, *,
           parameters: Mapping[str, object] | None = None,
           out_dir: str | os.PathLike | None = None,
           failed_dir: str | os.PathLike | None = None, progress: bool = True,
-          kernel_name: str = "python3") -> list[Path]:
+          kernel_name: str = "python3", cluster=None, machines=None):
     """Execute notebooks with papermill; return the executed copies.
 
     Parameters
@@ -83,6 +83,15 @@ def sweep(names: Sequence[str] | None = None, *,
         ``failed`` next to ``out_dir``: ``reports/failed``).
     progress : bool
         Progress bar over notebooks (papermill shows cells).
+    cluster : None, str, distributed.Client or fraglib.fleet.Fleet
+        Run on a Dask fleet: every notebook runs on each machine and the
+        runs land in this store under ``data/runs/<machine>/``
+        (:func:`fraglib.fleet.sweep.sweep`, which then returns a
+        :class:`fraglib.fleet.FleetSweep`). None with ``machines`` None:
+        here, directly (no Dask).
+    machines : "all", str or list of str, optional
+        With ``cluster``: which machines (default all); given without
+        ``cluster``, this machine through a local Dask cluster.
 
     Raises
     ------
@@ -95,6 +104,16 @@ def sweep(names: Sequence[str] | None = None, *,
         its partial copy (executed up to the failing cell, with papermill's
         error banner at the top) was kept; the notebooks after it did not run.
     """
+    if cluster is not None or machines is not None:
+        from .fleet.sweep import sweep as fleet_sweep
+        from .resume import resume_enabled
+
+        if failed_dir is not None:
+            raise ParameterError("failed_dir", failed_dir, "None with cluster= (failed "
+                                 "copies go to 'failed' beside out_dir)")
+        return fleet_sweep(names, cluster=cluster, machines=machines or "all",
+                           parameters=parameters, out_dir=out_dir, progress=progress,
+                           kernel_name=kernel_name, resume=resume_enabled(None))
     import papermill as pm
 
     from .nbparams import validate_notebook_params

@@ -366,10 +366,14 @@ def valgrind_version() -> str:
 def design_functions(design: str) -> tuple[str, ...]:
     """The design's entry points a workload calls (``topdown_alloc``, ...).
 
-    prepare/commit are weak and may be absent; toggling an absent function
-    is harmless.
+    A ``kernel:NAME`` design's entry points carry the C identifier of its
+    generated source (``kernel_<hash>_alloc``, ...). prepare/commit are weak
+    and may be absent; toggling an absent function is harmless.
     """
-    return tuple(f"{design}_{op}" for op in ("alloc", "free", "prepare", "commit"))
+    from ._build import _design_source
+
+    ident = _design_source(design)[0]
+    return tuple(f"{ident}_{op}" for op in ("alloc", "free", "prepare", "commit"))
 
 
 def _engine_path(design: str, build_kw: Mapping[str, Any]) -> Path:

@@ -23,8 +23,10 @@ sys.modules.setdefault("rfc3987_syntax", None)
 #: A file listed here that no longer exists costs nothing.
 SLOW_FIRST = (
     "test_notebooks_usecases_more.py",
+    "test_fleet_sweep.py",
     "test_kernel_notebook.py",
     "test_fleet.py",
+    "test_fleet_restart.py",
     "test_kernel.py",
     "test_notebooks_verdicts.py",
     "test_notebooks_usecases.py",

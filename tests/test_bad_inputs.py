@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import fraglib
-from fraglib import store
+from fraglib import store, store_files
 from fraglib.compare import compare
 from fraglib.exceptions import (BuildError, CollectorUnavailable, ParameterError,
                                 StoreError, StoreSchemaError, StoreWarning,
@@ -138,7 +138,7 @@ def no_valgrind(b):
 def read_only(b):
     def erofs(*a, **k):
         raise OSError(errno.EROFS, "Read-only file system")
-    b.mp.setattr(store.tempfile, "mkstemp", erofs)
+    b.mp.setattr(store_files.tempfile, "mkstemp", erofs)
     store.write_run(_result())
 
 

@@ -44,3 +44,37 @@ def test_build_failure_carries_compiler_output(tmp_path, monkeypatch):
                                                    "no/such/header.h"))
     assert "no/such/header.h" in str(e.value)
     assert not list(tmp_path.rglob("fraglib-engine-topdown"))
+
+
+def _disassembly(path):
+    import subprocess
+    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return out.split("\n", 3)[3]          # drop the file name line
+
+
+@pytest.mark.skipif(not _build._objcopy(), reason="needs binutils' objcopy and objdump")
+def test_workloads_compile_once_for_every_design_with_the_same_code(tmp_path, monkeypatch):
+    # The workloads are compiled without -DFRAG_DESIGN and their references
+    # renamed per design; the engine must be the very machine code a build
+    # compiled for the design gives (here: one gcc call over all sources).
+    monkeypatch.setenv("FRAGLIB_BUILD_DIR", str(tmp_path))
+    calls = []
+    real = _build._run_cc
+    monkeypatch.setattr(_build, "_run_cc", lambda cmd, what: (calls.append(cmd),
+                                                               real(cmd, what)))
+    top = _build.build_engine("topdown")
+    _build.build_engine("bottomup")
+    compiled = [c[c.index("-c") + 1] for c in calls if "-c" in c]
+    wl = [s for s in compiled if "/wl_" in s or s.endswith("engine.c")]
+    assert sorted(wl) == sorted(set(wl)) and len(wl) >= 5      # once each, not per design
+    assert sum(1 for c in calls if c[0] == _build._objcopy()) == 2 * len(wl)
+
+    flags = (*_build.BASE_FLAGS, "-DFRAG_DESIGN=topdown")
+    whole = tmp_path / "whole" / "fraglib-engine-topdown"
+    whole.parent.mkdir()
+    _build._compile(whole, _build._engine_sources("topdown"), flags, objects=False)
+    calls_in = lambda text: [ln.split("call")[-1].split("<")[-1] for ln in text.splitlines()
+                             if "\tcall" in ln and "topdown_" in ln]
+    assert calls_in(_disassembly(top.path))
+    assert sorted(calls_in(_disassembly(top.path))) == sorted(calls_in(_disassembly(whole)))

@@ -2,10 +2,11 @@
 
 A local Dask cluster with two worker processes, given the machine
 identities ``m-a`` and ``m-b`` through the test-only ``$FRAGLIB_MACHINE_ID``
-(a SpecCluster: a LocalCluster gives every worker the same environment): a comparison lands both machines' runs in one
-store, the report shows both, a worker killed mid-pair loses no stored run,
-``--resume`` reruns nothing stored, and a worker with another source hash
-is refused.
+(a SpecCluster: a LocalCluster gives every worker the same environment): a
+comparison lands both machines' runs in one store, the report shows both, a
+worker killed mid-pair loses no stored run, ``--resume`` reruns nothing
+stored, and a worker with another source hash is refused (the fleet sweep:
+tests/test_fleet_sweep.py; a scheduler restart: tests/test_fleet_restart.py).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def cluster():
                                "env": {MACHINE_VAR: m}, "dashboard": False}}
                for m in ("m-a", "m-b")}
     sc = distributed.SpecCluster(workers=workers, scheduler={
-        "cls": distributed.Scheduler, "options": {"dashboard_address": None}})
+        "cls": distributed.Scheduler, "options": {"dashboard": False,
+                                                  "dashboard_address": ":0"}})
     client = distributed.Client(sc)
     try:
         client.wait_for_workers(2, timeout=60)
@@ -132,6 +134,14 @@ def test_cli_worker_parses():
 
     args = build_parser().parse_args(["worker", "--scheduler", "tcp://h:8786", "--quiet"])
     assert args.scheduler == "tcp://h:8786" and args.quiet and args.func.__name__ == "cmd_worker"
+    assert args.reconnect == 300
+
+
+def test_cli_worker_bad_reconnect_is_refused(capsys):
+    from fraglib.cli import main
+
+    assert main(["worker", "--scheduler", "tcp://h:8786", "--reconnect", "-1"]) == 2
+    assert "--reconnect" in capsys.readouterr().err
 
 
 def test_worker_killed_mid_pair_loses_nothing(cluster, runs_root):

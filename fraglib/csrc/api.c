@@ -5,9 +5,11 @@
  * Calls go through the ops table here: speed does not matter, every
  * design being reachable by name does.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "frag.h"
 #include "fraglib.cffi.h"
 
@@ -161,4 +163,25 @@ void fraglib_pages_drain_pcp(void)
 void fraglib_pages_pcp(unsigned int cpu, struct frag_pcp_state *st)
 {
 	frag_pages_pcp_state(cpu, st);
+}
+
+int fraglib_workload_limits(const char *workload, const char *design,
+			    unsigned int max_frag, const char **keys,
+			    const char **values, int n, char *err, size_t len)
+{
+	const struct frag_workload_info *wi = frag_workload_info_find(workload);
+	struct frag_params p;
+	int i;
+
+	if (!wi) {
+		snprintf(err, len, "invalid workload=%s: allowed a registered "
+			 "workload", workload);
+		return -1;
+	}
+	frag_params_defaults(&p);
+	snprintf(p.workload, sizeof(p.workload), "%s", workload);
+	for (i = 0; i < n; i++)
+		if (frag_params_set(&p, keys[i], values[i], err, len))
+			return -1;
+	return wi->limits ? wi->limits(&p, design, max_frag, err, len) : 0;
 }

@@ -43,17 +43,6 @@
 /* The 6.13 struct, refill, init, drain, inspect: the patch keeps them. */
 #include "page_frag_613.h"
 
-/*
- * An EXPORT_SYMBOL'd function seen from its caller: a real call, and no
- * interprocedural shortcuts (constprop/isra clones, return-value or
- * clobber knowledge) that a separate translation unit would not allow.
- */
-#if defined(__clang__)
-#define __frag_exported		noinline
-#else
-#define __frag_exported		__attribute__((__noinline__, __noipa__))
-#endif
-
 /* struct page_frag on 64-bit (include/linux/mm_types_task.h). */
 struct page_frag {
 	struct page *page;

@@ -616,7 +616,10 @@ int main(int argc, char **argv)
 	if (frag_params_resolve(&p, FRAG_OPS.name, err, sizeof(err)) ||
 	    frag_params_check_cpu("cpu", p.cpu, err, sizeof(err)) ||
 	    frag_params_check_cpu("cpu2", p.cpu2, err, sizeof(err)) ||
-	    wl->validate(&p, err, sizeof(err)) ||
+	    (wl->info->limits &&
+	     wl->info->limits(&p, FRAG_OPS.name, wl_design_max_frag(), err,
+			      sizeof(err))) ||
+	    (wl->validate && wl->validate(&p, err, sizeof(err))) ||
 	    frag_handoff_validate(&p, wl, err, sizeof(err)))
 		return usage_error(err);
 

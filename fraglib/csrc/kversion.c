@@ -41,6 +41,14 @@ const struct frag_kver frag_kvers[] = {
 	{ NULL, 0, NULL }
 };
 
+/*
+ * A design generated from a kernel tree (fraglib.kernel) is not in the
+ * table: its source defines this entry with the release of the tree's
+ * Makefile at the revision read, so its engine routes rx heads by the
+ * same rule as the built-in designs.  Weak: absent from every other build.
+ */
+extern const struct frag_kver frag_kver_generated __attribute__((weak));
+
 const struct frag_kver *frag_kver_find(const char *design)
 {
 	const struct frag_kver *k;
@@ -48,6 +56,8 @@ const struct frag_kver *frag_kver_find(const char *design)
 	for (k = frag_kvers; k->design; k++)
 		if (!strcmp(k->design, design))
 			return k;
+	if (&frag_kver_generated && !strcmp(frag_kver_generated.design, design))
+		return &frag_kver_generated;
 	return NULL;
 }
 

@@ -35,23 +35,6 @@
 /* A design that never hands out memory would spin forever; stop it. */
 #define RING_MAX_FAILURES	(1l << 20)
 
-static int ring_validate(const struct frag_params *p, char *err, size_t len)
-{
-	unsigned int max = wl_design_max_frag();
-
-	if ((unsigned long)p->size > max) {
-		snprintf(err, len, "invalid size=%ld: allowed an integer in [1, %u] "
-			 "on design %s", p->size, max, FRAG_OPS.name);
-		return -1;
-	}
-	if ((unsigned long)p->align > max) {
-		snprintf(err, len, "invalid align=%ld: allowed at most %u on "
-			 "design %s", p->align, max, FRAG_OPS.name);
-		return -1;
-	}
-	return 0;
-}
-
 static int ring_run(struct frag_run *r)
 {
 	const struct frag_params *p = r->p;
@@ -149,6 +132,6 @@ stuck:
 
 const struct frag_workload frag_wl_ring = {
 	.info		= &frag_wl_info_ring,
-	.validate	= ring_validate,
+	.validate	= NULL,	/* size and align: its limits rule */
 	.run		= ring_run,
 };

@@ -55,54 +55,13 @@
 
 #define ALIGN_UP(x, a)		(((x) + (a) - 1) & ~((unsigned long)(a) - 1))
 
-/* The longest frame whose head fits @room bytes (SKB_HEAD_ALIGN inverted). */
-static long rx_max_len(const struct frag_params *p, unsigned long room)
-{
-	unsigned long shinfo = ALIGN_UP(p->shinfo_size, p->cache_line);
-	unsigned long headroom = p->net_skb_pad + p->net_ip_align;
-
-	unsigned long data;
-
-	if (room < shinfo)
-		return 0;
-	data = (room - shinfo) & ~((unsigned long)p->cache_line - 1);
-	return data > headroom ? (long)(data - headroom) : 0;
-}
-
+/*
+ * Which frames the design must fit (not small, not above a page) is the
+ * workload's limits rule in workload_info.c, which the shared library
+ * runs for validate_params() too.
+ */
 static int rx_validate(const struct frag_params *p, char *err, size_t len)
 {
-	unsigned long max = wl_design_max_frag();
-	long fits = rx_max_len(p, max), page = rx_max_len(p, PAGE_SIZE);
-	long small = rx_max_len(p, WL_SZ_1K);
-	bool routed = strcmp(p->small_heads, "design");
-	struct frag_dist d;
-	int hits;
-
-	if (frag_dist_parse_param(&d, p->dist, p->sizes_dir, err, len))
-		return -1;
-	/*
-	 * Heads above a page go to kmalloc, small ones (unless
-	 * small_heads=design) to wl_small.h; the others must fit the design.
-	 */
-	if (routed && small > fits)
-		fits = small;
-	hits = max < PAGE_SIZE && page > fits &&
-	       frag_dist_hits(&d, fits + 1, page);
-	frag_dist_free(&d);
-	if (hits) {
-		snprintf(err, len, "invalid dist=%s: allowed on design %s only "
-			 "frames whose head fits %lu B (len <= %ld) or goes to "
-			 "kmalloc (len > %ld) with these net_skb_pad/shinfo_size; "
-			 "__napi_alloc_skb() sends the others to page_frag_cache, "
-			 "e.g. uniform:60-%ld", p->dist, FRAG_OPS.name, max, fits,
-			 page, fits);
-		return -1;
-	}
-	if ((unsigned long)p->align > max) {
-		snprintf(err, len, "invalid align=%ld: allowed at most %lu on "
-			 "design %s", p->align, max, FRAG_OPS.name);
-		return -1;
-	}
 	return wl_check_two_cpus(p, err, len);
 }
 

@@ -83,6 +83,7 @@ struct tx_state {
 	uint64_t allocated;	/* fragments (page references) taken */
 };
 
+/* The largest copy and `align` are the limits rule's (workload_info.c). */
 static int tx_validate(const struct frag_params *p, char *err, size_t len)
 {
 	struct frag_dist d;
@@ -90,11 +91,6 @@ static int tx_validate(const struct frag_params *p, char *err, size_t len)
 	if (frag_dist_parse_param(&d, p->dist, p->sizes_dir, err, len))
 		return -1;
 	frag_dist_free(&d);
-	if ((unsigned long)p->align > wl_design_max_frag()) {
-		snprintf(err, len, "invalid align=%ld: allowed at most %u on "
-			 "design %s", p->align, wl_design_max_frag(), FRAG_OPS.name);
-		return -1;
-	}
 	return wl_check_two_cpus(p, err, len);
 }
 

@@ -1,13 +1,94 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * workload_info.c - what each workload is, apart from its code: name,
- * help, threads and the FRAG_WL_* flags the parameter rules read.  Design-independent, so the shared library exports
- * it (fraglib.workloads reads it) while each engine links the code
- * (wl_<name>.c) that points here.
+ * help, threads, the FRAG_WL_* flags the parameter rules read, and the
+ * rule that refuses what a design's largest fragment cannot serve.
+ * Design-independent, so the shared library exports it (fraglib.workloads
+ * reads it, and validate_params() calls the same rules) while each engine
+ * links the code (wl_<name>.c) that points here.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "engine.h"
+#include "page.h"
+#include "sizes.h"
+
+#define ALIGN_UP(x, a)		(((x) + (a) - 1) & ~((unsigned long)(a) - 1))
+
+/* A design serves fragments of at most @max bytes: the alignment too. */
+static int align_limit(const struct frag_params *p, const char *design,
+		       unsigned int max, char *err, size_t len)
+{
+	if ((unsigned long)p->align > max) {
+		snprintf(err, len, "invalid align=%ld: allowed at most %u on "
+			 "design %s", p->align, max, design);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The longest frame whose head fits @room bytes: SKB_HEAD_ALIGN(len +
+ * NET_SKB_PAD + NET_IP_ALIGN) <= @room inverted, with SKB_HEAD_ALIGN(x) =
+ * ALIGN(x, line) + ALIGN(shinfo, line).
+ */
+long frag_rx_max_len(const struct frag_params *p, unsigned long room)
+{
+	unsigned long shinfo = ALIGN_UP(p->shinfo_size, p->cache_line);
+	unsigned long headroom = p->net_skb_pad + p->net_ip_align;
+	unsigned long data;
+
+	if (room < shinfo)
+		return 0;
+	data = (room - shinfo) & ~((unsigned long)p->cache_line - 1);
+	return data > headroom ? (long)(data - headroom) : 0;
+}
+
+/*
+ * rx: a head goes to kmalloc above a page, to small_heads' allocator when
+ * it is small (unless small_heads=design), else to the design, which must
+ * then fit it: refuse a `dist` with frames in between.
+ */
+static int rx_limits(const struct frag_params *p, const char *design,
+		     unsigned int max, char *err, size_t len)
+{
+	long fits = frag_rx_max_len(p, max), page = frag_rx_max_len(p, PAGE_SIZE);
+	long small = frag_rx_max_len(p, FRAG_SMALL_HEAD_SIZE);
+	bool routed = p->small_heads[0] && strcmp(p->small_heads, "design");
+	struct frag_dist d;
+	int hits;
+
+	if (frag_dist_parse_param(&d, p->dist, p->sizes_dir, err, len))
+		return -1;
+	if (routed && small > fits)
+		fits = small;
+	hits = max < PAGE_SIZE && page > fits &&
+	       frag_dist_hits(&d, fits + 1, page);
+	frag_dist_free(&d);
+	if (hits) {
+		snprintf(err, len, "invalid dist=%s: allowed on design %s only "
+			 "frames whose head fits %u B (len <= %ld) or goes to "
+			 "kmalloc (len > %ld) with these net_skb_pad/shinfo_size; "
+			 "__napi_alloc_skb() sends the others to page_frag_cache, "
+			 "e.g. uniform:60-%ld", p->dist, design, max, fits,
+			 page, fits);
+		return -1;
+	}
+	return align_limit(p, design, max, err, len);
+}
+
+/* ring: page_frag_test.ko allocates `size` bytes at `align`. */
+static int ring_limits(const struct frag_params *p, const char *design,
+		       unsigned int max, char *err, size_t len)
+{
+	if ((unsigned long)p->size > max) {
+		snprintf(err, len, "invalid size=%ld: allowed an integer in [1, %u] "
+			 "on design %s", p->size, max, design);
+		return -1;
+	}
+	return align_limit(p, design, max, err, len);
+}
 
 const struct frag_workload_info frag_wl_info_fastpath = {
 	.name		= "fastpath",
@@ -38,6 +119,7 @@ const struct frag_workload_info frag_wl_info_rx = {
 			  "(the NAPI budget).",
 	.threads	= 2,
 	.flags		= FRAG_WL_SMALL_HEADS | FRAG_WL_DEFER_FREE,
+	.limits		= rx_limits,
 };
 
 const struct frag_workload_info frag_wl_info_tx = {
@@ -55,6 +137,7 @@ const struct frag_workload_info frag_wl_info_tx = {
 			  "segments (sum of ceil(len/mss)).",
 	.threads	= 2,
 	.flags		= 0,
+	.limits		= align_limit,
 };
 
 const struct frag_workload_info frag_wl_info_ring = {
@@ -70,6 +153,7 @@ const struct frag_workload_info frag_wl_info_ring = {
 			  "module's, the script's and the cover letters' settings.",
 	.threads	= 2,
 	.flags		= FRAG_WL_SPINS | FRAG_WL_POP_THREAD,
+	.limits		= ring_limits,
 };
 
 const struct frag_workload_info frag_wl_info_sizes = {

@@ -49,7 +49,10 @@ class Fleet:
             name = _identity.machine_name()
             lc = LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                               resources=_identity.worker_resources(name),
-                              dashboard_address=None, name=f"fraglib-{name}")
+                              dashboard_address=None, name=f"fraglib-{name}",
+                              # no dashboard; its HTTP endpoint on a free port, not
+                              # 8787 (a warning when another cluster holds it)
+                              scheduler_kwargs={"dashboard_address": ":0"})
             self.client = Client(lc)
             self._own += [self.client, lc]
         elif isinstance(cluster, str):

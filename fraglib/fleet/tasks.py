@@ -18,24 +18,29 @@ from .identity import machine_name
 __all__ = ["make_builds", "run_pair"]
 
 
-def make_builds(a: str, b: str, indices, seed: int, aa: bool, slowdown: int, seeds) -> list:
+def make_builds(a: str, b: str, indices, seed: int, aa: bool, slowdown: int,
+                seeds) -> tuple[list, float]:
     """Compile (or reuse) both engines of each build on this machine
-    (:func:`fraglib.compare._make_builds`)."""
+    (:func:`fraglib.compare._make_builds`); returns them and the seconds taken."""
     from ..compare import _make_builds
 
-    return _make_builds(a, b, indices, seed, aa, slowdown, seeds)
+    t0 = time.monotonic()
+    builds = _make_builds(a, b, indices, seed, aa, slowdown, seeds)
+    return builds, time.monotonic() - t0
 
 
 def run_pair(specs: tuple[RunSpec, RunSpec], order: str, *, interleave: bool,
-             handoff_samples: int, metadata: bool) -> tuple[list, dict, str]:
+             handoff_samples: int, metadata: bool) -> tuple[list, dict, str, float]:
     """Run one ABBA pair here; nothing is stored.
 
     Returns
     -------
-    (results, timing, machine)
+    (results, timing, machine, elapsed)
         The two :class:`~fraglib.results.RunResult` in the order they ran,
-        ``{run_id: (seconds from the task's start, wall seconds)}`` and this
-        machine's identity (also each result's ``machine`` provenance).
+        ``{run_id: (seconds from the task's start, wall seconds)}``, this
+        machine's identity (also each result's ``machine`` provenance) and
+        the task's seconds (the client, which may have queued the task
+        ahead, dates the pair from it).
     """
     from ..api import run_spec, run_spec_pair
 
@@ -55,4 +60,4 @@ def run_pair(specs: tuple[RunSpec, RunSpec], order: str, *, interleave: bool,
             timing[results[-1].run_id] = (t1 - t0, time.monotonic() - t1)
     results = [dataclasses.replace(r, provenance={**r.provenance, "machine": machine})
                for r in results]
-    return results, timing, machine
+    return results, timing, machine, time.monotonic() - t0

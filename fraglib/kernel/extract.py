@@ -2,7 +2,8 @@
 
 The text is parsed with tree-sitter's C grammar, which reads raw kernel
 source (macros, attributes and ``#if`` blocks included) without running
-the preprocessor. What is picked, by name:
+the preprocessor. What is picked, by name (the page_frag defaults; a
+source set, :mod:`fraglib.kernel.sourcesets`, passes its own):
 
 - ``#define PAGE_FRAG_CACHE_*`` (sizes, order mask, pfmemalloc bit);
 - ``struct page_frag_cache`` (and ``struct page_frag`` where a file has it);
@@ -101,21 +102,24 @@ def _walk(node):
         stack.extend(reversed(n.children))
 
 
-def extract(path: str, text: str, into: Extracted | None = None) -> Extracted:
-    """Parse ``text`` (the file ``path``) and add its page_frag items to ``into``."""
+def extract(path: str, text: str, into: Extracted | None = None, *,
+            functions: re.Pattern = FUNCTION_NAME, macros: re.Pattern = MACRO_NAME,
+            structs: tuple = STRUCT_NAMES) -> Extracted:
+    """Parse ``text`` (the file ``path``) and add its items to ``into``:
+    the functions, macros and structs whose names match (default: page_frag's)."""
     out = into if into is not None else Extracted()
     src = text.encode()
     tree = _parser().parse(src)
     for n in _walk(tree.root_node):
         if n.type == "preproc_def":
             name = n.child_by_field_name("name").text.decode()
-            if MACRO_NAME.match(name):
+            if macros.search(name):
                 out.add(Item("macro", name, path, src[n.start_byte:n.end_byte]
                              .decode().rstrip() + "\n"))
         elif n.type == "struct_specifier":
             tag = n.child_by_field_name("name")
             body = n.child_by_field_name("body")
-            if tag is None or body is None or tag.text.decode() not in STRUCT_NAMES:
+            if tag is None or body is None or tag.text.decode() not in structs:
                 continue
             fields = tuple(c.text.decode() for c in _walk(body)
                            if c.type == "field_identifier")
@@ -123,7 +127,7 @@ def extract(path: str, text: str, into: Extracted | None = None) -> Extracted:
                          src[n.start_byte:n.end_byte].decode() + ";\n", fields=fields))
         elif n.type == "function_definition":
             name = _declarator_name(n.child_by_field_name("declarator"))
-            if not name or not FUNCTION_NAME.search(name):
+            if not name or not functions.search(name):
                 continue
             body = n.child_by_field_name("body")
             head = src[n.start_byte:body.start_byte].decode().rstrip()

@@ -34,17 +34,32 @@ from .errors import (KernelCompileError, KernelFileMissingError,
 from .extract import Extracted, extract
 from .generations import GENERATIONS, detect
 from .source import Patch, read_files
+from .sourcesets import SOURCE_SETS, get_source_set
 
-__all__ = ["PREFIX", "add", "entries", "entry", "remove", "engine_source", "design_functions",
-           "library_path", "SOURCES", "HEADERS"]
+__all__ = ["PREFIX", "add", "kernel_version", "entries", "entry", "remove", "engine_source",
+           "design_functions", "library_path", "SOURCES", "HEADERS"]
 
 PREFIX = "kernel:"
 #: where the page_frag functions live, newest layout first.
-SOURCES = ("mm/page_frag_cache.c", "mm/page_alloc.c")
+SOURCES = SOURCE_SETS["page_frag"].sources
 #: headers with struct page_frag_cache, its sizes and inline helpers.
-HEADERS = ("include/linux/page_frag_cache.h", "include/linux/mm_types_task.h",
-           "include/linux/mm_types.h", "include/linux/gfp.h")
+HEADERS = SOURCE_SETS["page_frag"].headers
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+#: the top Makefile: its VERSION and PATCHLEVEL name the release at a rev.
+MAKEFILE = "Makefile"
+_MAKEVAR = re.compile(r"^(VERSION|PATCHLEVEL)\s*=\s*(\d+)\s*$", re.M)
+
+
+def kernel_version(makefile: str | None) -> tuple[int, int] | None:
+    """``(VERSION, PATCHLEVEL)`` of a tree's top Makefile, None if it has none.
+
+    The rx workload routes small heads by release (csrc/kversion.c), so a
+    kernel design carries the release of the revision it was read from.
+    """
+    found = dict(_MAKEVAR.findall(makefile or ""))
+    if "VERSION" not in found or "PATCHLEVEL" not in found:
+        return None
+    return int(found["VERSION"]), int(found["PATCHLEVEL"])
 
 
 def _mkdir(p: Path) -> Path:
@@ -102,18 +117,48 @@ def remove(name: str) -> dict:
         return reg.pop(_bare(name))
 
 
-def _generate(name: str, tree, rev, patches, found: Extracted, files) -> tuple[str, dict]:
-    fields = next((s.fields for n, s in found.structs.items() if n == "page_frag_cache"), ())
-    gen = detect(fields, found.functions)
+def _prototype(f, entries) -> str:
+    """A function's prototype with the attributes of its place: static as
+    written; exported and stood for by an adapter entry point
+    (``Generation.inlined``): inlined into it; any other exported function:
+    noipa (a call across translation units)."""
+    if f.static:
+        return f.prototype
+    if f.name in entries:
+        return "__attribute__((always_inline)) inline " + f.prototype
+    return "__attribute__((noipa)) " + f.prototype
+
+
+def _kver_entry(name: str, rev: str, version) -> str:
+    """The generated source's ``frag_kver_generated`` (csrc/kversion.c): the
+    release its engine routes rx heads by; none when the tree names none."""
+    if version is None:
+        return ("/* the tree's Makefile names no release: rx needs small_heads= */\n")
+    why = json.dumps(f"VERSION/PATCHLEVEL of the Makefile at {rev}")
+    return (f"#ifndef FRAG_KSHIM_LIBRARY\n"
+            f"const struct frag_kver frag_kver_generated = {{\n"
+            f"\t\"{PREFIX}{name}\", FRAG_KVER({version[0]}, {version[1]}),\n\t{why}\n}};\n"
+            f"#endif\n")
+
+
+def _generate(name: str, tree, rev, patches, found: Extracted, files,
+              source_set: str = "page_frag") -> tuple[str, dict]:
+    sset = SOURCE_SETS[source_set]
+    structs = {n: s.fields for n, s in found.structs.items()}
+    gen = detect(structs, found.functions, source_set)
     if gen is None:
-        what = (f"struct page_frag_cache members {sorted(fields)} and functions "
-                f"{sorted(found.functions)}" if fields else "no struct page_frag_cache")
-        raise UnknownGenerationError(tree, rev, what, [g.name for g in GENERATIONS])
-    src = next(p for p in SOURCES if p in files)
-    for fn in gen.required:
-        if fn not in found.functions:
-            raise KernelFunctionMissingError(tree, rev, fn, gen.name, src)
-    entry_fn = gen.entry(found.functions)
+        what = (", ".join(f"struct {n} members {sorted(f)}" for n, f in structs.items())
+                + f" and functions {sorted(found.functions)}" if structs else
+                "no struct " + " or ".join(sset.structs))
+        raise UnknownGenerationError(tree, rev, what, [g.name for g in GENERATIONS
+                                                       if g.source_set == source_set])
+    src = next(p for p in sset.sources if p in files)
+    fn = gen.missing(found.functions)
+    if fn is not None:
+        raise KernelFunctionMissingError(tree, rev, fn, gen.name, src)
+    calls = gen.calls(found.functions)
+    entry_fn = calls["entry"]
+    entries = gen.inlined(found.functions)
     mirrors = f"{Path(str(tree)).name}@{rev}" + (
         f" + {len(patches)} patch(es)" if patches else "") + f", generation {gen.name}"
     parts = ["// SPDX-License-Identifier: GPL-2.0-only",
@@ -124,28 +169,32 @@ def _generate(name: str, tree, rev, patches, found: Extracted, files) -> tuple[s
              "/* ---- prototypes ---- */",
              "/*\n * Exported functions are called from other translation units in the",
              " * kernel, so never inlined into or specialised for their callers:",
-             " * noipa keeps them so here, next to the adapter that calls them.\n */",
-             *((f.prototype if f.static else "__attribute__((noipa)) " + f.prototype)
-               for f in found.functions.values()),
+             " * noipa keeps them so here.  Where the adapter's entry points stand",
+             " * for exported functions (ops->alloc is __page_frag_alloc_align), those",
+             " * are inlined into them: the engine calls the entry points across",
+             " * translation units, so the call the kernel makes is made once, as",
+             " * the built-in designs make it, with no adapter hop.\n */",
+             *(_prototype(f, entries) for f in found.functions.values()),
              "/* ---- functions ---- */"]
     for f in found.functions.values():
         parts.append(f"/* {f.path} */\n{f.text}")
-    parts.append(gen.adapter("{cid}", entry_fn))
+    parts.append(gen.adapter("{cid}", found.functions))
+    parts.append(_kver_entry(name, rev, kernel_version(files.get(MAKEFILE))))
     parts.append(f"""
-_Static_assert(sizeof(struct page_frag_cache) <= FRAG_CACHE_STORAGE, "fits the box");
+_Static_assert(sizeof(struct {gen.cache_struct}) <= FRAG_CACHE_STORAGE, "fits the box");
 
 const struct frag_ops frag_ops_{{cid}} = {{
 	.name		= "{PREFIX}{name}",
 	.mirrors	= {json.dumps(mirrors)},
-	.struct_size	= sizeof(struct page_frag_cache),
-	.caps		= FRAG_CAP_ALIGN | FRAG_CAP_PAGES | FRAG_CAP_HIGH_ORDER,
+	.struct_size	= sizeof(struct {gen.cache_struct}),
+	.caps		= {gen.caps()},
 	.max_frag	= 0,
 	.init		= {{cid}}_init,
 	.alloc		= {{cid}}_alloc,
 	.free		= {{cid}}_free,
 	.drain		= {{cid}}_drain,
 	.inspect	= {{cid}}_inspect,
-}};
+{gen.ops_entries("{cid}")}}};
 
 #ifdef FRAG_KSHIM_LIBRARY
 /*
@@ -182,7 +231,8 @@ const struct frag_ops *fraglib_design_at(int i)
     cid = "kernel_" + hashlib.sha256(template.encode()).hexdigest()[:12]
     text = template.replace("{cid}", cid)
     info = {"generation": gen.name, "generation_kernels": gen.kernels,
-            "builtin": gen.builtin, "entry": entry_fn, "cid": cid,
+            "source_set": source_set,
+            "builtin": gen.builtin, "entry": entry_fn, "calls": calls, "cid": cid,
             "functions": list(found.functions), "structs": list(found.structs),
             "macros": list(found.macros),
             "files": {p: f.path for p, f in found.functions.items()},
@@ -233,7 +283,7 @@ def _library(src: Path, cid: str, tree="?", rev="?", functions=()) -> Path:
     return out
 
 
-def add(name: str, tree, rev: str, patches=()) -> dict:
+def add(name: str, tree, rev: str, patches=(), *, source: str = "page_frag") -> dict:
     """Extract, compile and register ``kernel:NAME``.
 
     Parameters
@@ -247,6 +297,10 @@ def add(name: str, tree, rev: str, patches=()) -> dict:
     patches : sequence of path
         Applied in order on top of ``rev`` (``git am`` for mails, ``git
         apply`` for diffs).
+    source : str
+        Which allocator to read (:data:`fraglib.kernel.sourcesets.SOURCE_SETS`):
+        ``page_frag`` (default: the page_frag cache of mm/), or ``sock``
+        (net/core/sock.c's ``skb_page_frag_refill()``, the Tx side).
 
     Returns
     -------
@@ -270,15 +324,17 @@ def add(name: str, tree, rev: str, patches=()) -> dict:
         if not Path(p).is_file():
             raise ParameterError("patch", str(p), "an existing patch file")
         plist.append(Patch.read(p))
-    tf = read_files(tree, rev, SOURCES + HEADERS, plist)
-    src_path = next((p for p in SOURCES if p in tf.files), None)
+    sset = get_source_set(source)
+    tf = read_files(tree, rev, sset.sources + sset.headers + (MAKEFILE,), plist)
+    src_path = next((p for p in sset.sources if p in tf.files), None)
     if src_path is None:
-        raise KernelFileMissingError(tree, rev, list(SOURCES))
+        raise KernelFileMissingError(tree, rev, list(sset.sources))
     found = Extracted()
-    for p in HEADERS + (src_path,):
+    for p in sset.headers + (src_path,):
         if p in tf.files:
-            extract(p, tf.files[p], found)
-    text, info = _generate(name, tree, rev, plist, found, tf.files)
+            extract(p, tf.files[p], found, functions=sset.functions, macros=sset.macros,
+                    structs=sset.structs)
+    text, info = _generate(name, tree, rev, plist, found, tf.files, source)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     d = _root() / "src" / digest
     src = d / f"design_{info['cid']}.c"
@@ -290,8 +346,10 @@ def add(name: str, tree, rev: str, patches=()) -> dict:
         d.mkdir(parents=True, exist_ok=True)
         if not src.exists():
             os.replace(t, src)
+    version = kernel_version(tf.files.get(MAKEFILE))
     record = {"name": name, "design": PREFIX + name, "tree": str(Path(str(tree)).resolve()),
               "rev": rev, "commit": tf.commit, "source_file": src_path,
+              "kernel": None if version is None else list(version),
               "patches": [{"file": Path(p.path).name, "sha256": p.sha256,
                            "kind": "mbox" if p.mbox else "diff"} for p in plist],
               "source_hash": digest, "source": str(src),
@@ -313,9 +371,12 @@ def engine_source(design: str) -> tuple[str, Path]:
 
 def design_functions(design: str) -> tuple[str, ...]:
     """The adapter's entry points a workload calls (for callgrind's toggles):
-    ``<cid>_alloc`` and ``<cid>_free``; the kernel's functions are their callees."""
+    ``<cid>_alloc``, ``<cid>_free`` and, for a Part-2 generation,
+    ``<cid>_prepare`` and ``<cid>_commit`` (absent ones toggle nothing); the
+    kernel's functions are their callees. The same names as
+    :func:`fraglib.valgrind.design_functions` gives for ``kernel:NAME``."""
     cid = engine_source(design)[0]
-    return (f"{cid}_alloc", f"{cid}_free")
+    return tuple(f"{cid}_{op}" for op in ("alloc", "free", "prepare", "commit"))
 
 
 def library_path(design: str) -> Path:

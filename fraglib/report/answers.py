@@ -23,7 +23,6 @@ from ..experiments.noise import cheapest
 from ..experiments.rx import rx_routing
 from ..experiments.schedule import MEASURED
 from ..experiments.tx import tx_summary
-from ..workloads import tx_copies
 
 __all__ = ["headline", "rx_routing_text", "tx_copy_text", "rx_answer", "tx_answer",
            "ring_answer", "memory_answer", "counters_answer", "noise_answer"]
@@ -71,23 +70,19 @@ def rx_routing_text(df: pd.DataFrame) -> str:
             "remaining heads reach the design's page_frag_cache.")
 
 
-def tx_copy_text(df: pd.DataFrame, mss: int = 1448, gso_size: int = 65536) -> str:
-    """What each tx run copied per allocator call, beside the kernel's rule.
+def tx_copy_text(df: pd.DataFrame) -> str:
+    """What each tx run copied per allocator call, as the engine counted it.
 
     Parameters
     ----------
     df : pandas.DataFrame
         :func:`fraglib.experiments.tx.tx_grid` output.
-    mss, gso_size : int
-        The runs' values (for the reference copies of a fixed message size).
 
     Returns
     -------
     str
         One sentence per (dist, design): mean bytes per copy, allocator
-        calls per message and per wire segment; for ``fixed:N`` the copies
-        tcp_sendmsg_locked() makes for the first message on a fresh 32 KiB
-        page (:func:`fraglib.workloads.tx_copies`).
+        calls per message and per wire segment (medians over the runs).
     """
     m = df[df["status"] == MEASURED]
     if m.empty:
@@ -97,19 +92,14 @@ def tx_copy_text(df: pd.DataFrame, mss: int = 1448, gso_size: int = 65536) -> st
           .median())
     parts = []
     for dist in dict.fromkeys(m["dist"]):
-        ref = ""
-        if str(dist).startswith("fixed:"):
-            n = int(str(dist)[6:])
-            ref = (f" (tcp_sendmsg_locked(), mss {mss}, gso {gso_size}, first message on a "
-                   f"fresh 32 KiB page: copies of {' + '.join(map(str, tx_copies([n], mss, gso_size)))} B)")
         rows = [f"{d} {r.copy_bytes_mean:.0f} B per copy, {r.alloc_calls_per_message:.2f} "
                 f"allocator calls per message, {r.alloc_calls_per_wire_segment:.3f} per wire "
                 "segment" for (dd, d), r in g.iterrows() if dd == dist]
-        parts.append(f"{dist}{ref}: " + "; ".join(rows))
+        parts.append(f"{dist}: " + "; ".join(rows))
     return ("Each copy is min(size_goal − skb length, bytes left, room in the page "
             "fragment), with no MSS cap; prepare() is asked for 32 B as "
             "sk_page_frag_refill() asks; designs without prepare/commit allocate each "
-            "copy (at most a page). " + ". ".join(parts) + ".")
+            "copy (at most a page). Measured by the engine: " + ". ".join(parts) + ".")
 
 
 def _pairs_text(df: pd.DataFrame) -> str:

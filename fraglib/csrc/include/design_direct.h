@@ -13,8 +13,19 @@
 
 #include "frag.h"
 
-#ifndef FRAG_DESIGN
-#error "build an engine with -DFRAG_DESIGN=<design>"
+/*
+ * -DFRAG_DESIGN=topdown names the design's symbols (topdown_alloc,
+ * frag_ops_topdown, ...).  Without it the calls go to frag_design_alloc,
+ * frag_ops_frag_design, ...: fraglib/_build.py compiles a workload once
+ * that way for every design and renames those references in the object to
+ * the design's (objcopy --redefine-sym).  Either way the machine code is
+ * the same direct call to a symbol resolved at link time; only the names
+ * in the object differ.
+ */
+#ifdef FRAG_DESIGN
+#define FRAG_DESIGN_ID	FRAG_DESIGN
+#else
+#define FRAG_DESIGN_ID	frag_design
 #endif
 
 #define __FRAG_PASTE(a, b)	a##_##b
@@ -22,13 +33,13 @@
 #define __FRAG_OPS(d)		frag_ops_##d
 #define FRAG_OPS_OF(d)		__FRAG_OPS(d)
 
-#define frag_init	FRAG_PASTE(FRAG_DESIGN, init)
-#define __frag_alloc	FRAG_PASTE(FRAG_DESIGN, alloc)
-#define frag_free	FRAG_PASTE(FRAG_DESIGN, free)
-#define frag_drain	FRAG_PASTE(FRAG_DESIGN, drain)
-#define frag_prepare	FRAG_PASTE(FRAG_DESIGN, prepare)
-#define frag_commit	FRAG_PASTE(FRAG_DESIGN, commit)
-#define FRAG_OPS	FRAG_OPS_OF(FRAG_DESIGN)
+#define frag_init	FRAG_PASTE(FRAG_DESIGN_ID, init)
+#define __frag_alloc	FRAG_PASTE(FRAG_DESIGN_ID, alloc)
+#define frag_free	FRAG_PASTE(FRAG_DESIGN_ID, free)
+#define frag_drain	FRAG_PASTE(FRAG_DESIGN_ID, drain)
+#define frag_prepare	FRAG_PASTE(FRAG_DESIGN_ID, prepare)
+#define frag_commit	FRAG_PASTE(FRAG_DESIGN_ID, commit)
+#define FRAG_OPS	FRAG_OPS_OF(FRAG_DESIGN_ID)
 
 void frag_init(void *nc);
 void *__frag_alloc(void *nc, unsigned int fragsz, unsigned int align_mask);
@@ -76,5 +87,16 @@ void *frag_alloc(void *nc, unsigned int fragsz, unsigned int align_mask)
 #else
 #define frag_alloc	__frag_alloc
 #endif
+
+/*
+ * The largest fragment the design can hand out: its ops table's max_frag,
+ * 0 meaning a page.  slicer1k serves __napi_alloc_skb() heads of at most
+ * 1 KiB and returns NULL above, so a workload that needs more refuses to
+ * run on it.
+ */
+static inline unsigned int wl_design_max_frag(void)
+{
+	return FRAG_OPS.max_frag ? FRAG_OPS.max_frag : PAGE_SIZE;
+}
 
 #endif /* FRAG_DESIGN_DIRECT_H */

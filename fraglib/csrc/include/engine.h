@@ -13,6 +13,12 @@
 #include "frag.h"
 #include "perfctr.h"
 
+/*
+ * SZ_1K: a small rx head's 1 KiB (a page_frag_alloc_1k() slice or a
+ * kmalloc-1k object); heads up to SKB_WITH_OVERHEAD() of it are small.
+ */
+#define FRAG_SMALL_HEAD_SIZE	1024u
+
 #define FRAG_ERR_LEN		512
 #define FRAG_MAX_METRICS	48
 
@@ -107,7 +113,8 @@ struct frag_run {
  * struct frag_workload - one workload's code.
  * @info:     name, help and threads (workload_info.c, struct
  *            frag_workload_info in fraglib.cffi.h).
- * @validate: check parameter combinations; fill @err and return -1.
+ * @validate: NULL, or check parameter combinations; fill @err and return -1
+ *            (what the design can serve is @info->limits, run before).
  * @run:      run it; return 0, or -1 with r->err filled.
  */
 struct frag_workload {

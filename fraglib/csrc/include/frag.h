@@ -94,4 +94,15 @@ static inline unsigned int frag_align_mask(unsigned int align)
 	return -align;
 }
 
+/*
+ * An EXPORT_SYMBOL'd function seen from its caller: a real call, and no
+ * interprocedural shortcuts (constprop/isra clones, return-value or
+ * clobber knowledge) that a separate translation unit would not allow.
+ */
+#if defined(__clang__)
+#define __frag_exported		noinline
+#else
+#define __frag_exported		__attribute__((__noinline__, __noipa__))
+#endif
+
 #endif /* FRAG_H */

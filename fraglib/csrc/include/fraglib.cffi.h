@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * fraglib.cffi.h - the binding contract: every type and function the
  * shared library (libfraglib.so) offers Python.
@@ -231,22 +231,41 @@ const char *frag_kver_small_heads(unsigned int kver);
 #define FRAG_WL_DEFER_FREE	0x4	/* remote_free=defer applies */
 #define FRAG_WL_POP_THREAD	0x8	/* always two threads, even with cpu2=-1 */
 
+struct frag_params;
+
 /*
  * struct frag_workload_info - what a workload is, apart from its code.
  * @name:    registry key ("fastpath", "rx", ...), the engine's workload=.
  * @help:    what one sample is and what the packet unit is.
  * @threads: 1 or 2 (2 needs cpu2).
  * @flags:   FRAG_WL_* bits.
+ * @limits:  NULL, or the rule that refuses parameters a design whose
+ *           largest fragment is @max_frag bytes cannot serve (the rx heads,
+ *           ring sizes and alignments it would ask for): fills @err with
+ *           "invalid <key>=<value>: allowed <what>" and returns -1.  The
+ *           engine and fraglib_workload_limits() both call it.
  */
 struct frag_workload_info {
 	const char *name;
 	const char *help;
 	int threads;
 	unsigned int flags;
+	int (*limits)(const struct frag_params *p, const char *design,
+		      unsigned int max_frag, char *err, size_t len);
 };
 
 int fraglib_nworkloads(void);
 const struct frag_workload_info *fraglib_workload_at(int i);
+
+/*
+ * fraglib_workload_limits - the engine's design-limit rule of @workload,
+ * for @design (largest fragment @max_frag), on the engine defaults with
+ * the @n parameters @keys = @values set as the engine's command line sets
+ * them.  Returns 0, or -1 with @err filled as above.
+ */
+int fraglib_workload_limits(const char *workload, const char *design,
+			    unsigned int max_frag, const char **keys,
+			    const char **values, int n, char *err, size_t len);
 
 /* ---- engine parameters (params.c) ---- */
 

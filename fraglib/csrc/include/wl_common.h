@@ -330,17 +330,6 @@ static inline void wl_mem_end(struct frag_run *r, const struct wl_mem *m,
 #endif
 }
 
-/*
- * The largest fragment the design can hand out: its ops table's max_frag,
- * 0 meaning a page.  slicer1k serves __napi_alloc_skb() heads of at most
- * 1 KiB and returns NULL above, so a workload that needs more refuses to
- * run on it.
- */
-static inline unsigned int wl_design_max_frag(void)
-{
-	return FRAG_OPS.max_frag ? FRAG_OPS.max_frag : PAGE_SIZE;
-}
-
 /* Two CPUs are needed and the same one was given twice. */
 static inline int wl_check_two_cpus(const struct frag_params *p, char *err,
 				    size_t len)

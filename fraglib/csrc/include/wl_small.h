@@ -38,8 +38,9 @@
 
 #include "page.h"
 #include "page_frag.h"
+#include "engine.h"
 
-#define WL_SZ_1K		1024u
+#define WL_SZ_1K		FRAG_SMALL_HEAD_SIZE
 #define WL_KMALLOC_ORDER	3u	/* SLUB kmalloc-1k: 8 pages, 32 objects */
 
 enum wl_small_route {

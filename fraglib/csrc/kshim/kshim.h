@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "../include/frag.h"
+#include "../include/kversion.h"	/* FRAG_KVER: the release of the tree */
 
 #undef PAGE_FRAG_CACHE_MAX_SIZE
 #undef PAGE_FRAG_CACHE_MAX_ORDER
@@ -113,6 +114,14 @@ static inline bool __kshim_warn(bool cond, const char *what, bool *done)
 	__kshim_warn(!!(cond), #cond, &__kshim_warned);			\
 })
 #define WARN_ON(cond)		WARN_ON_ONCE(cond)
+
+/*
+ * jump_label.h: the static key page_frag code tests
+ * (net_high_order_alloc_disable_key in sock.c) is DEFINE_STATIC_KEY_FALSE
+ * and nothing here turns it on, so it folds like the patched-out branch.
+ * The key itself is sock.c's, not extracted: the macro drops its argument.
+ */
+#define static_branch_unlikely(key)	false
 
 /* ---- bits.h, const.h, align.h, minmax.h ---- */
 #define BIT(nr)			(1UL << (nr))
