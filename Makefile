@@ -10,8 +10,6 @@ STAMP := $(VENV)/.fraglib-installed
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-# --no-compile: byte-compiling every installed package takes 40 s of one CPU;
-# Python compiles the modules it imports on first use instead.
 $(STAMP): pyproject.toml
 	@command -v cc >/dev/null || command -v gcc >/dev/null || \
 	  { echo "fraglib: no C compiler: install gcc (apt-get install gcc) or use environment.yml"; exit 1; }
@@ -23,7 +21,7 @@ $(STAMP): pyproject.toml
 	    echo "fraglib: valgrind not installed: the deterministic mode will report 'not measured'"; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q --no-compile -e '.[test]'
+	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
 env: $(STAMP) ## create the virtual environment (.venv) with every dependency
