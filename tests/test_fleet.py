@@ -217,7 +217,8 @@ def test_machine_gone_is_recorded_lost(cluster, runs_root):
     from fraglib.compare import plan
 
     addr_a = next(a for a, i in Fleet(cluster).identities().items() if i.machine == "m-a")
-    p = plan("topdown", "bottomup", builds=1, processes=3, packets=1 << 18, warmup=2,
+    # pairs of about half a second each, so m-a goes away while one runs
+    p = plan("topdown", "bottomup", builds=1, processes=3, packets=1 << 25, warmup=2,
              metadata=False)
     out = {}
     t = threading.Thread(target=lambda: out.setdefault("fc", compare_plan(
@@ -229,6 +230,7 @@ def test_machine_gone_is_recorded_lost(cluster, runs_root):
         if any("run_pair" in str(k) for k in cluster.processing().get(addr_a, ())):
             break
         time.sleep(0.05)
+    assert t.is_alive(), "the comparison ended before m-a could be taken away"
     sc = cluster.cluster                   # take m-a's nanny and worker away for good
     del sc.worker_spec["m-a"]
     sc.scale(len(sc.worker_spec))
