@@ -52,7 +52,6 @@ import json
 import math
 import time
 import uuid
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -73,7 +72,7 @@ from .stats import build_t_interval, guard_few_builds, mde_grid, optimal_pairs
 
 __all__ = ["Comparison", "BuildPair", "Plan", "plan", "compare", "comparison_id", "slowdown_flags",
            "layout_seed", "build_t_interval", "guard_few_builds", "optimal_pairs",
-           "compare_each", "compare_portfolio", "comparisons_table", "mde_grid", "OBSERVATION_COLUMNS",
+           "compare_each", "comparisons_table", "mde_grid", "OBSERVATION_COLUMNS",
            "RUN_KEYS"]
 
 #: keyword arguments of :func:`fraglib.run` that are not workload parameters.
@@ -364,75 +363,6 @@ def _carry_out_pair(p: Plan, act, t0: float, clock, run_kw: dict) -> list[dict]:
             results.append(run_spec(spec, **run_kw))
             timing[results[-1].run_id] = (t1 - t0, clock() - t1)
     return observation_rows(results, act, timing, p.interleave)
-
-
-def compare_portfolio(plans, *, store: bool = True, root=None,
-                      progress: bool = True) -> tuple[dict, dict]:
-    """Run several budget-mode comparisons against one shared deadline.
-
-    Each plan (from :func:`plan`, with ``budget``: every one the same
-    number of seconds from now) gets its own
-    :class:`~fraglib.scheduler.Scheduler`; a
-    :class:`~fraglib.scheduler.Portfolio` decides whose action runs next
-    (after a pilot of each: the one closest to its target half-width
-    within the time left, else by measured noise and cost), so the time
-    goes where it buys the most precision.
-
-    Parameters
-    ----------
-    plans : mapping
-        ``{key: Plan}``, in priority order (pilots run in this order).
-    store, root, progress :
-        As for :func:`compare`.
-
-    Returns
-    -------
-    (dict, dict, dict)
-        ``{key: Comparison}`` of every comparison that reached 2 pairs,
-        ``{key: str}`` why the others gave no verdict, and ``{key: list of
-        warnings.WarningMessage}``: the warnings each comparison's runs
-        raised (recorded, not shown; e.g. page faults in the timed region).
-        Each Comparison's ``wall_s`` and ``measured_s`` are the seconds
-        spent on its own builds and pairs (``stop_reason`` its scheduler's).
-    """
-    from .scheduler import Portfolio
-
-    plans = dict(plans)
-    clock = time.monotonic
-    scheds = {k: Scheduler(p, comparison=comparison_id(p, resume=store), clock=clock)
-              for k, p in plans.items()}
-    port = Portfolio(scheds)
-    spent = {k: 0.0 for k in plans}
-    caught: dict = {k: [] for k in plans}
-    run_kw = {k: dict(store=store, root=root, metadata=p.metadata) for k, p in plans.items()}
-    bar = tqdm(total=None, disable=not progress, desc="comparisons", unit="pair")
-    try:
-        while not isinstance(adv := port.next(), Stop):
-            k, act, p = adv.key, adv.action, plans[adv.key]
-            ts = clock()
-            with warnings.catch_warnings(record=True) as got:
-                warnings.simplefilter("always")
-                if isinstance(act, MakeBuilds):
-                    port.built(k, _carry_out_builds(p, act), clock() - ts)
-                else:
-                    port.measured(k, _carry_out_pair(p, act, scheds[k].t0, clock,
-                                                     run_kw[k]), clock() - ts)
-                    bar.update(1)
-            caught[k] += got
-            spent[k] += clock() - ts
-    finally:
-        bar.close()
-    done, failed = {}, {}
-    for k, p in plans.items():
-        sched = scheds[k]
-        if sched.n_pairs < 2:
-            failed[k] = (f"the budget left no room for 2 process pairs "
-                         f"({sched.n_pairs} ran, {spent[k]:.0f} s)")
-            continue
-        # wall_s of _comparison is clock() - t0: the seconds this one spent
-        done[k] = _comparison(p, sched, port.stops.get(k, adv.reason), spent[k],
-                              clock() - spent[k], clock)
-    return done, failed, caught
 
 
 def comparison_id(p: Plan, *, resume: bool = True) -> str:

@@ -6,8 +6,8 @@ import pytest
 
 from fraglib import compare as cmp
 from fraglib.exceptions import ParameterError
-from fraglib.scheduler import (Advance, BuildPair, MakeBuilds, Portfolio, RunPair, Scheduler,
-                              Stop)
+from fraglib.portfolio import Advance, Portfolio
+from fraglib.scheduler import BuildPair, MakeBuilds, RunPair, Scheduler, Stop
 
 
 class FakeClock:

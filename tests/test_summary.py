@@ -291,8 +291,8 @@ def test_debate_spends_the_budget_on_the_debate_first(monkeypatch):
                 "verdict": _fake_verdict(design, len(calls)), "reason": "",
                 "wall_s": budget * 0.5, "faulted": 0, "flag": ""}
 
-    import fraglib.compare
-    monkeypatch.setattr(fraglib.compare, "compare_portfolio", fake_portfolio)
+    import fraglib.portfolio
+    monkeypatch.setattr(fraglib.portfolio, "compare_portfolio", fake_portfolio)
     monkeypatch.setattr(summary, "_run_cell", fake_cell)
     monkeypatch.setattr(summary, "_prebuild", lambda *a, **k: None)
     monkeypatch.setattr(summary, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
@@ -342,8 +342,8 @@ def test_debate_cells_run_even_past_a_tiny_budget_and_the_rest_does_not(monkeypa
         ran.append(a)
         raise AssertionError("no other design runs once the budget is spent")
 
-    import fraglib.compare
-    monkeypatch.setattr(fraglib.compare, "compare_portfolio", fake_portfolio)
+    import fraglib.portfolio
+    monkeypatch.setattr(fraglib.portfolio, "compare_portfolio", fake_portfolio)
     monkeypatch.setattr(summary, "_run_cell", fake_cell)
     monkeypatch.setattr(summary, "_prebuild", lambda *a, **k: None)
     monkeypatch.setattr(summary, "time", types.SimpleNamespace(monotonic=lambda: now[0]))

@@ -235,9 +235,9 @@ def _family(rows: list[dict], alpha: float) -> pd.DataFrame:
 def _debate_cells(cells, baseline: str, kws: Mapping, targets: Mapping, *, pool_s: float,
                   builds: int, processes: int, seed: int, store: bool, root, resamples: int,
                   progress: bool) -> dict:
-    """The debate's cells in one :func:`fraglib.compare.compare_portfolio`.
+    """The debate's cells in one :func:`fraglib.portfolio.compare_portfolio`.
 
-    All cells share `pool_s` seconds (:class:`fraglib.scheduler.Portfolio`):
+    All cells share `pool_s` seconds (:class:`fraglib.portfolio.Portfolio`):
     after a pilot of each (its first wave), the next pair goes to the cell
     closest to its MDE target among those that can still reach it in the
     time left; when none can, to the cell that gains the most precision per
@@ -245,7 +245,8 @@ def _debate_cells(cells, baseline: str, kws: Mapping, targets: Mapping, *, pool_
     reaches its target leaves the rest to the others. Rows as
     :func:`_run_cell`'s.
     """
-    from ..compare import compare_portfolio, plan
+    from ..compare import plan
+    from ..portfolio import compare_portfolio
 
     plans = {(d, w): plan(baseline, d, workload=w, builds=builds, processes=processes,
                           budget=pool_s, target_halfwidth=halfwidth_for_mde(targets[w]),
@@ -303,7 +304,7 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
     The budget is spent in this order:
 
     1. **The debate cells**, ``designs`` x ``workloads`` against `baseline`,
-       together in :func:`fraglib.compare.compare_portfolio` (budget mode of
+       together in :func:`fraglib.portfolio.compare_portfolio` (budget mode of
        each: waves of ``builds`` layout builds until the CI half-width gives
        the workload's MDE target, :func:`halfwidth_for_mde` of
        :data:`MDE_TARGETS`). They share ``(1 - others_share) * budget_s``
@@ -313,7 +314,7 @@ def debate(budget_s: float = 160.0, baseline: str = "topdown",
        reach it in the time left, so as many cells as possible reach their
        targets; when none can, to the cell that gains the most precision
        per second (the seconds follow each workload's measured noise and
-       cost: :class:`fraglib.scheduler.Portfolio`). The first wave's
+       cost: :class:`fraglib.portfolio.Portfolio`). The first wave's
        engines of the baseline and the debate designs are compiled up
        front, inside the budget, since every cell of a design shares them.
     2. **The other designs** (`others`) against `baseline` on the same
