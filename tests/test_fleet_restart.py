@@ -51,7 +51,7 @@ def test_comparison_survives_a_scheduler_restart(runs_root):
     try:
         fleet = Fleet(addr, timeout=90)
         assert fleet.machines(["m-r"]) == ["m-r"]
-        p = plan("topdown", "bottomup", builds=1, processes=4, packets=1 << 17, warmup=2,
+        p = plan("topdown", "bottomup", builds=1, processes=4, packets=1 << 23, warmup=2,
                  metadata=False)
         out = {}
 
