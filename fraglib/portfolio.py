@@ -216,7 +216,7 @@ def compare_portfolio(plans, *, store: bool = True, root=None,
     Each plan (from :func:`plan`, with ``budget``: every one the same
     number of seconds from now) gets its own
     :class:`~fraglib.scheduler.Scheduler`; a
-    :class:`~fraglib.scheduler.Portfolio` decides whose action runs next
+    :class:`Portfolio` decides whose action runs next
     (after a pilot of each: the one closest to its target half-width
     within the time left, else by measured noise and cost), so the time
     goes where it buys the most precision.
