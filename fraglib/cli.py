@@ -483,6 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .notebooks import skip_iri_format_checker
+
+    skip_iri_format_checker()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

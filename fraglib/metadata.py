@@ -15,6 +15,7 @@ point the collectors at a fake tree.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import os
 import platform
@@ -225,6 +226,18 @@ def _kernel_knobs(meta: _Meta, root: Path) -> None:
 
 
 def _software(meta: _Meta) -> None:
+    meta.update(_software_facts())
+
+
+@functools.lru_cache(maxsize=1)
+def _software_facts() -> dict[str, Any]:
+    """The kernel, Python, package and compiler versions: read once per process.
+
+    They cannot change under a running process, and reading them (a gcc
+    subprocess, package metadata) cost about 20 ms, once for each engine
+    process of a comparison.
+    """
+    meta = _Meta()
     meta["kernel"] = platform.release() or UNKNOWN
     meta["machine"] = platform.machine() or UNKNOWN
     meta["hostname"] = socket.gethostname() or UNKNOWN
@@ -244,6 +257,7 @@ def _software(meta: _Meta) -> None:
             meta.unknown("gcc_version", f"gcc -dumpfullversion exited {out.returncode}")
     except (OSError, subprocess.SubprocessError) as e:
         meta.unknown("gcc_version", f"gcc not runnable: {e}")
+    return dict(meta)
 
 
 def machine_metadata(enabled: bool = True, root: str | os.PathLike = "/") -> dict[str, Any]:

@@ -62,6 +62,25 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def skip_iri_format_checker() -> None:
+    """Leave jsonschema's optional "iri" format checker out of this process.
+
+    nbformat (so papermill and nbconvert) imports jsonschema, which
+    registers that checker when ``rfc3987_syntax`` is installed (JupyterLab
+    brings it in), and that package compiles 38 lark grammars at import:
+    about 2 s of CPU before the first notebook runs, for a check nothing
+    here uses (no nbformat schema field has that format).  jsonschema
+    imports it under ``suppress(ImportError)``, so a None entry in
+    ``sys.modules`` just leaves the one checker out.  Called only in
+    processes fraglib owns (the ``fraglib`` command, a fleet worker's
+    notebook process), never in a caller's session; no effect once
+    jsonschema is imported.
+    """
+    import sys
+
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def sweep(names: Sequence[str] | None = None, *,
           parameters: Mapping[str, object] | None = None,
           out_dir: str | os.PathLike | None = None,

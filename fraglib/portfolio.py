@@ -26,7 +26,12 @@ from .compare import _carry_out_builds, _carry_out_pair, _comparison, comparison
 from .exceptions import ParameterError
 from .scheduler import BuildPair, MakeBuilds, RunPair, Scheduler, Stop
 
-__all__ = ["Advance", "Portfolio", "compare_portfolio"]
+__all__ = ["Advance", "Portfolio", "compare_portfolio", "NEAR"]
+
+#: a comparison whose target needs at most this many times the time left is
+#: "near": given all of it, its half-width would end within sqrt(NEAR) = 2
+#: times its target.  Near ones share the time before the rest (step 3).
+NEAR = 4.0
 
 
 # ---- several comparisons, one deadline --------------------------------------------
@@ -59,6 +64,11 @@ class Portfolio:
        ``distance**2 / (n_pairs * seconds_per_pair)``. This spends the time
        in proportion to ``sigma * sqrt(cost) / target`` (Neyman allocation),
        so a workload too noisy for its target gets more, but not all, of it.
+       Only comparisons within :data:`NEAR` times the time left of their
+       targets share it while there are any: one that would need a hundred
+       times the budget (ring's two threads on two vCPUs) would otherwise
+       take the most, for an interval that stays far from its target, from
+       one that ends just short of it.
 
     Builds, pair costs and the stop rule stay the schedulers' own; the
     portfolio only chooses whose turn it is. Pure, like :class:`Scheduler`.
@@ -166,7 +176,8 @@ class Portfolio:
         within = [k for k in live if needs[k] <= left]
         if within:
             return min(within, key=lambda k: (needs[k], self._order[k]))
-        return max(live, key=lambda k: (self._gain(k), -self._order[k]))
+        near = [k for k in live if needs[k] <= NEAR * left]
+        return max(near or live, key=lambda k: (self._gain(k), -self._order[k]))
 
     def next(self) -> Advance | Stop:
         """The next action (see the class Notes)."""

@@ -50,11 +50,12 @@ __all__ = ["Plan", "BuildPair", "MakeBuilds", "RunPair", "Stop", "Scheduler",
 #: bootstrap resamples of the interim CI checks in budget mode (the final
 #: verdict uses the plan's ``resamples``)
 INTERIM_RESAMPLES = 2000
-# Budget mode: seconds a wave is assumed to need per build before any build
-# was compiled here (both engines, two compilers at a time, on a 2-core VM),
-# and below which a build was a cache hit, not a compile.
+# Budget mode: seconds a wave is assumed to need per build before any wave
+# was built here (both engines compiled, two compilers at a time, on a
+# 2-core VM); and the least a build is assumed to cost afterwards (a cache
+# hit costs nothing, but the next wave's new seeds are relinks).
 _MIN_COMPILE_S = 3.0
-_CACHED_S = 0.3
+_MIN_BUILD_S = 0.05
 
 
 def slowdown_flags(k: int) -> tuple[str, ...]:
@@ -235,6 +236,8 @@ class Scheduler:
         self.made: list[BuildPair] = []
         self.rows: list[dict] = []
         self.pair_times: list[float] = []
+        #: seconds per build of each wave, in order (the first wave compiles
+        #: the objects; later ones relink them with new layout seeds)
         self.compile_times: list[float] = []
         self._rng = np.random.default_rng([int(plan.seed), 0xAB])
         self._pairs_of: dict[int, int] = {}
@@ -252,9 +255,7 @@ class Scheduler:
         """The builds of the last :class:`MakeBuilds` are ready; they took ``seconds``."""
         self._expect("built")
         builds = list(builds)
-        per_build = seconds / max(1, len(builds))
-        if per_build > _CACHED_S:
-            self.compile_times.append(per_build)
+        self.compile_times.append(seconds / max(1, len(builds)))
         self.made += builds
         self._new = builds
 
@@ -314,10 +315,29 @@ class Scheduler:
             vc = _stats.variance_components(pd.DataFrame(self.rows), p.label_a, p.label_b)
         except ParameterError:
             return p.processes
-        c_b = self.compile_times[-1] if self.compile_times else _MIN_COMPILE_S
+        sp, sb = vc["sigma_pair"], vc["sigma_build"]
+        if math.isfinite(sp):
+            # A few builds cannot tell a between-build SD below the noise of
+            # a build's mean (sigma_pair / sqrt(pairs per build)) from zero;
+            # read as zero it would put every later pair on the builds there
+            # are (optimal_pairs' upper bound), so assume it is that large.
+            floor = sp / math.sqrt(max(1.0, float(vc["n_pairs_per_build"])))
+            sb = max(sb if math.isfinite(sb) else 0.0, floor)
         return max(p.processes, _stats.optimal_pairs(
-            vc["sigma_build"], vc["sigma_pair"], c_b, self._pair_estimate(),
+            sb, sp, self._build_estimate(), self._pair_estimate(),
             hi=max(64, p.processes)))
+
+    def _build_estimate(self) -> float:
+        """Seconds the next new build is expected to cost: the last wave's.
+
+        Not the first wave's: it compiled every object, and kept as the
+        price of a build it made later waves (relinks, 20 times cheaper)
+        put 10 pairs on each build instead of 2 when the between-build
+        variance is what limits the MDE.
+        """
+        if not self.compile_times:
+            return _MIN_COMPILE_S
+        return max(self.compile_times[-1], _MIN_BUILD_S)
 
     def _pair(self, bp: BuildPair) -> RunPair:
         """The next pair of build ``bp``: its order, env pads and specs."""
@@ -355,8 +375,7 @@ class Scheduler:
             # a new wave builds 2 x builds engines: assume it costs what the
             # last wave did (_MIN_COMPILE_S a build before any).  The first
             # wave compiles the objects; later ones mostly relink them.
-            est_compile = (self.compile_times[-1] if self.compile_times
-                           else _MIN_COMPILE_S) * p.builds
+            est_compile = self._build_estimate() * p.builds
             if wave and not self._fits(est_compile + self._pair_estimate()):
                 why = yield from self._round(self.made)   # more pairs, no new builds
                 if why:

@@ -1,18 +1,13 @@
 """Shared fixtures: an isolated results store per test, small runs, a fresh
 page model; and how ``make test`` spreads the tests over its two workers."""
 
-import sys
-
 import pytest
 
-# jsonschema (imported by nbformat, hence papermill and nbconvert) registers
-# its optional "iri" format checker when rfc3987_syntax is installed, and
-# that package compiles 38 lark grammars at import: about 3 s of CPU in
-# every test process, for a check nothing here uses (fraglib validates no
-# iri-formatted field; nbformat's schema has none).  jsonschema imports it
-# under ``suppress(ImportError)``, so a None entry just leaves that one
-# checker out.  Notebook kernels and the CLI never import jsonschema.
-sys.modules.setdefault("rfc3987_syntax", None)
+from fraglib.notebooks import skip_iri_format_checker
+
+# about 2 s of CPU in every test process that imports nbformat (see its
+# docstring): the notebook tests and xdist's workers
+skip_iri_format_checker()
 
 #: Test files that take longest, longest first (seconds on a quiet 2-core
 #: machine, from ``--durations``).  ``make test`` runs ``--dist loadgroup

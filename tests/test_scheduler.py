@@ -1,10 +1,14 @@
 """The comparison scheduler: a pure policy, tested with a fake clock and fake
 measurements (no engine is built or run here)."""
 
+import math
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from fraglib import compare as cmp
+from fraglib import stats
 from fraglib.exceptions import ParameterError
 from fraglib.portfolio import Advance, Portfolio
 from fraglib.scheduler import BuildPair, MakeBuilds, RunPair, Scheduler, Stop
@@ -18,15 +22,19 @@ class FakeClock:
         return self.t
 
 
-def _drive(plan, *, compile_s=4.0, pair_s=1.0, effect=0.05, noise=0.01, seed=0):
+def _drive(plan, *, compile_s=4.0, pair_s=1.0, effect=0.05, noise=0.01, seed=0,
+           later_compile_s=None, build_noise=0.0):
     """Run a scheduler to its end on fake builds and measurements.
 
-    Returns the scheduler, the stop reason and the actions with the clock
-    reading when each was handed out.
+    ``compile_s`` is the seconds per build of the first wave, and of later
+    ones unless ``later_compile_s`` is given; ``build_noise`` the SD of a
+    per-build log effect on B (layout).  Returns the scheduler, the stop
+    reason and the actions with the clock reading when each was handed out.
     """
     clock = FakeClock()
     s = Scheduler(plan, comparison="c0", clock=clock)
     rng = np.random.default_rng(seed)
+    layout: dict[int, float] = {}
     actions = []
     while True:
         act = s.next()
@@ -34,15 +42,20 @@ def _drive(plan, *, compile_s=4.0, pair_s=1.0, effect=0.05, noise=0.01, seed=0):
         if isinstance(act, Stop):
             return s, act.reason, actions, clock
         if isinstance(act, MakeBuilds):
-            clock.t += compile_s * len(act.indices)
+            per = compile_s if later_compile_s is None or not s.made else later_compile_s
+            clock.t += per * len(act.indices)
+            for j in act.indices:
+                layout[j] = rng.normal(0, build_noise)
             s.built([BuildPair(j, sa, sb, "ka", "kb")
-                     for j, (sa, sb) in zip(act.indices, act.seeds)], compile_s * len(act.indices))
+                     for j, (sa, sb) in zip(act.indices, act.seeds)], per * len(act.indices))
             continue
         clock.t += pair_s
         rows = []
         for spec in act.in_order:
             lab = spec.labels
             v = 100.0 * (1 + effect if lab.role == "B" else 1.0) * np.exp(rng.normal(0, noise))
+            if lab.role == "B":
+                v *= np.exp(layout[lab.build_id])
             rows.append({"build": lab.build_id, "pair": lab.pair, "design": lab.name,
                          "value": v})
         s.measured(rows, pair_s)
@@ -117,6 +130,30 @@ def test_later_waves_follow_the_measured_costs():
     assert s.compile_times and s.compile_times[0] == pytest.approx(0.5)
     second = [a for _, a in actions if isinstance(a, RunPair) and a.build.build == 2]
     assert len(second) >= 2
+
+
+def test_relinked_waves_get_few_pairs_per_build_when_layout_dominates():
+    # The first wave compiles (4 s a build), later waves relink (0.2 s): the
+    # pairs per build follow the relink's price, so a layout-dominated
+    # comparison gets many builds of 2 pairs, not a few of many (with the
+    # first wave's price, optimal_pairs says about 6 here).
+    s, _, actions, _ = _drive(_plan(builds=4, processes=2, budget=300,
+                                    target_halfwidth=1e-6), compile_s=4.0,
+                              later_compile_s=0.2, pair_s=1.0, noise=0.01,
+                              build_noise=0.005)
+    assert s.compile_times[0] == pytest.approx(4.0)
+    assert s.compile_times[-1] == pytest.approx(0.2) and s._build_estimate() == \
+        pytest.approx(0.2)
+    pairs = {}
+    for _, a in actions:
+        if isinstance(a, RunPair):
+            pairs[a.build.build] = pairs.get(a.build.build, 0) + 1
+    later = [n for b, n in pairs.items() if b >= 4]
+    assert len(later) >= 40 and max(later) <= 3, pairs
+    vc = stats.variance_components(pd.DataFrame(s.rows), s.plan.label_a, s.plan.label_b)
+    assert stats.optimal_pairs(vc["sigma_build"], vc["sigma_pair"], 4.0, 1.0) >= 4, \
+        "the case must be one where the first wave's price would mislead"
+    assert math.isfinite(vc["sigma_build"])
 
 
 def test_protocol_is_enforced():
@@ -200,6 +237,38 @@ def test_portfolio_brings_a_reachable_target_home_before_feeding_a_hopeless_one(
     assert all(k == "reachable" for k in keys[pilots:last + 1]), \
         "once piloted, the reachable target gets every pair until it is reached"
     assert port.stops["hopeless"] == "budget spent"
+
+
+def test_portfolio_feeds_a_near_target_before_a_hopeless_one():
+    # Step 3 on given estimates: 10 s left; neither target fits in it.  A
+    # cell needing 3 times that is near and gets the pair, though the
+    # hopeless one (100 times) gains more distance**2 per second (Neyman);
+    # with no near cell, Neyman decides; a target within reach goes first.
+    from fraglib.portfolio import NEAR
+
+    class Given(Portfolio):
+        needs: dict = {}
+        gains = {"hopeless": 5.0, "near": 1.0}
+
+        def distance(self, key):
+            return 3.0
+
+        def need(self, key):
+            return self.needs[key]
+
+        def _gain(self, key):
+            return self.gains[key]
+
+    clock = FakeClock()
+    port = Given({k: Scheduler(_plan(builds=2, processes=2, budget=10), comparison=k,
+                               clock=clock) for k in ("hopeless", "near")})
+    live = ["hopeless", "near"]
+    port.needs = {"hopeless": 1000.0, "near": 30.0}
+    assert 30.0 <= NEAR * 10 and port._choose(live) == "near"
+    port.needs = {"hopeless": 1000.0, "near": 10 * NEAR + 1}
+    assert port._choose(live) == "hopeless"
+    port.needs = {"hopeless": 9.0, "near": 5.0}
+    assert port._choose(live) == "near"
 
 
 def test_portfolio_distance_needs_a_variance_estimate_and_shrinks_with_pairs():

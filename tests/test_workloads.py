@@ -275,7 +275,7 @@ def test_threadsanitizer_finds_no_race(design, tmp_path):
     env = {**os.environ, "TSAN_OPTIONS": "halt_on_error=0 exitcode=66"}
     for params in runs:
         # an 8 MiB page model holds these runs many times over; populating
-        # the default 64 MiB under TSan's shadow memory took 1.4 s of each
+        # 64 MiB under TSan's shadow memory took 1.4 s of each
         # run's 1.9 s, and the arena's size is not what races would touch
         args = [str(path), "counters=0", "arena_mb=8",
                 *(f"{k}={v}" for k, v in params.items())]

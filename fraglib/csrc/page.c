@@ -495,7 +495,7 @@ void __free_pages(struct page *page, unsigned int order)
 
 int frag_pages_init(const struct frag_pages_cfg *cfg)
 {
-	size_t bytes = cfg->arena_bytes ? cfg->arena_bytes : 64u << 20;
+	size_t bytes = cfg->arena_bytes ? cfg->arena_bytes : 16u << 20;
 	const size_t unit = (size_t)FRAG_PAGE_SIZE << 3;
 	unsigned long pfn;
 	int i;

@@ -120,7 +120,7 @@ void frag_params_defaults(struct frag_params *p)
 	p->cpu2 = -1;
 	p->seed = 1;
 	p->counters = 1;
-	p->arena_mb = 64;
+	p->arena_mb = 16;
 	strcpy(p->dist, "imix");
 	p->queue_depth = 256;
 	p->mss = 1448;

@@ -113,7 +113,7 @@ def counter_table_for(designs: Sequence[str] | None = None,
         Packets per hardware-counter run.
     arena_mb : int, optional
         Page-model arena (MiB) of the callgrind runs; default the engine's
-        (64 MiB). The engine populates its arena up front, which under
+        (16 MiB). The engine populates its arena up front, which under
         valgrind costs seconds per run (64 MiB: 13-25 s a run here, 8 MiB:
         3-5 s) while a few thousand packets use a few dozen pages: the
         simulated region, and so every simulated count, is the same.

@@ -167,8 +167,9 @@ def _main(argv: list[str]) -> int:
     args = json.loads(Path(argv[0]).read_text())
     _die_with_parent(int(args["parent"]))
     from ..exceptions import FraglibError
-    from ..notebooks import sweep
+    from ..notebooks import skip_iri_format_checker, sweep
 
+    skip_iri_format_checker()
     try:
         sweep([args["notebook"]], parameters=args["parameters"], progress=False,
               kernel_name=args["kernel_name"])

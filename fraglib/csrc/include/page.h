@@ -83,7 +83,7 @@ _Static_assert(sizeof(struct page) == 64, "struct page is one cache line");
 
 /**
  * struct frag_pages_cfg - page allocator set-up.
- * @arena_bytes:      arena size; a multiple of 32 KiB (default 64 MiB).
+ * @arena_bytes:      arena size; a multiple of 32 KiB (default 16 MiB).
  * @max_pages:        cap on pages in use, 0 = the whole arena.
  * @high_order_fail:  probability that an order > 0 request fails.
  * @pfmemalloc_rate:  probability that a page allocated without
