@@ -10,8 +10,15 @@ STAMP := $(VENV)/.fraglib-installed
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-# pip byte-compiles what it installs on one CPU (40 s); compileall -j 0 does
-# the same on every CPU.
+# Byte code is written by the first process that imports a module, into
+# .venv and the gitignored __pycache__ directories, also where the
+# environment sets PYTHONDONTWRITEBYTECODE: without it every one of the
+# suite's hundred Python processes (workers, notebook kernels, fleet
+# workers) would compile numpy, pandas and scipy from source again.  Only
+# what is imported gets compiled: pip's own byte-compiling (40 s on one
+# CPU) or compileall (30 s on two) would compile all of JupyterLab too.
+unexport PYTHONDONTWRITEBYTECODE
+
 $(STAMP): pyproject.toml
 	@command -v cc >/dev/null || command -v gcc >/dev/null || \
 	  { echo "fraglib: no C compiler: install gcc (apt-get install gcc) or use environment.yml"; exit 1; }
@@ -24,7 +31,6 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q --no-compile -e '.[test]'
-	$(PY) -m compileall -q -j 0 $(VENV)/lib >/dev/null
 	touch $@
 
 env: $(STAMP) ## create the virtual environment (.venv) with every dependency

@@ -235,6 +235,33 @@ def _calls_design(src: Path) -> bool:
     return any(f'#include "{m}"' in text for m in _DIRECT_MARKERS)
 
 
+@lru_cache(maxsize=None)
+def _unit_text(src: Path) -> str:
+    """`src` and every project header it includes, directly or not."""
+    seen, todo, text = set(), [src], []
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.exists():
+            continue
+        seen.add(path)
+        body = path.read_text()
+        text.append(body)
+        for inc in re.findall(r'#include "([^"]+)"', body):
+            todo += [CSRC / "include" / inc, path.parent / inc]
+    return "\n".join(text)
+
+
+def _named_macros(src: Path, flags: tuple[str, ...]) -> tuple[str, ...]:
+    """`flags` less each ``-DFRAG_NAME[=v]`` that no file of `src`'s unit
+    mentions: it cannot change the object, so objects with and without it
+    are one (a slowdown build then recompiles only what calls the design).
+    Only the project's own ``FRAG_`` macros: a system header may read any
+    other (``NDEBUG``, ``_GNU_SOURCE``)."""
+    text = _unit_text(src)
+    return tuple(f for f in flags if not f.startswith("-DFRAG_")
+                 or re.search(rf"\b{re.escape(f[2:].split('=', 1)[0])}\b", text))
+
+
 def _object(src: Path, flags: tuple[str, ...]) -> Path:
     """Compile one source to an object, cached by tree, compiler and flags.
 
@@ -243,6 +270,7 @@ def _object(src: Path, flags: tuple[str, ...]) -> Path:
     between-build variance is what limits it), and a source that does not
     depend on the design is compiled once for all designs.
     """
+    flags = _named_macros(src, flags)
     design = [f for f in flags if f.startswith("-DFRAG_DESIGN=")]
     if _design_agnostic(src):
         flags = tuple(f for f in flags if f not in design)

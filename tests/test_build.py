@@ -46,9 +46,9 @@ def test_build_failure_carries_compiler_output(tmp_path, monkeypatch):
     assert not list(tmp_path.rglob("fraglib-engine-topdown"))
 
 
-def _disassembly(path):
+def _disassembly(path, how="-d"):
     import subprocess
-    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(path)],
+    out = subprocess.run(["objdump", how, "--no-show-raw-insn", str(path)],
                          capture_output=True, text=True, check=True).stdout
     return out.split("\n", 3)[3]          # drop the file name line
 
@@ -70,11 +70,34 @@ def test_workloads_compile_once_for_every_design_with_the_same_code(tmp_path, mo
     assert sorted(wl) == sorted(set(wl)) and len(wl) >= 5      # once each, not per design
     assert sum(1 for c in calls if c[0] == _build._objcopy()) == 2 * len(wl)
 
+    # each renamed object is the very object a compile for the design gives:
+    # the same instructions and the same relocations (the design's symbols)
     flags = (*_build.BASE_FLAGS, "-DFRAG_DESIGN=topdown")
-    whole = tmp_path / "whole" / "fraglib-engine-topdown"
-    whole.parent.mkdir()
-    _build._compile(whole, _build._engine_sources("topdown"), flags, objects=False)
-    calls_in = lambda text: [ln.split("call")[-1].split("<")[-1] for ln in text.splitlines()
-                             if "\tcall" in ln and "topdown_" in ln]
+    for name in ("wl_fastpath.c", "engine.c"):
+        src = _build.CSRC / name
+        direct = tmp_path / "direct" / f"{src.stem}.o"
+        direct.parent.mkdir(exist_ok=True)
+        real([_build.compiler()[0], *flags, f"-I{_build.CSRC / 'include'}", "-c", str(src),
+              "-o", str(direct)], name)
+        renamed = _build._object(src, flags)
+        assert _disassembly(renamed, "-dr") == _disassembly(direct, "-dr"), name
+        assert "topdown_" in _disassembly(renamed, "-dr")
     assert calls_in(_disassembly(top.path))
-    assert sorted(calls_in(_disassembly(top.path))) == sorted(calls_in(_disassembly(whole)))
+
+
+def calls_in(text):
+    return [ln.split("call")[-1].split("<")[-1] for ln in text.splitlines()
+            if "\tcall" in ln and "topdown_" in ln]
+
+
+def test_a_macro_no_file_of_a_source_names_does_not_recompile_it():
+    slow = ("-DFRAG_SLOWDOWN=24",)
+    page, loop = _build.CSRC / "page.c", _build.CSRC / "wl_fastpath.c"
+    assert _build._named_macros(page, (*_build.BASE_FLAGS, *slow)) == _build.BASE_FLAGS
+    assert _build._named_macros(loop, (*_build.BASE_FLAGS, *slow))[-1] == slow[0]
+    # system headers may read any other macro: those are always kept
+    assert _build._named_macros(page, ("-DNDEBUG", "-O2")) == ("-DNDEBUG", "-O2")
+    assert _build._object(page, (*_build.BASE_FLAGS, *slow)) == \
+        _build._object(page, _build.BASE_FLAGS)
+    assert _build._object(loop, (*_build.BASE_FLAGS, *slow)) != \
+        _build._object(loop, _build.BASE_FLAGS)

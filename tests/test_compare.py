@@ -208,7 +208,7 @@ def test_slowdown_is_k_dependent_adds_and_zero_is_the_plain_call(tmp_path):
     plain = _build.build_engine("topdown")
     zero = _build.build_engine("topdown", extra_flags=cmp.slowdown_flags(0))
     k0 = _build.build_engine("topdown", extra_flags=("-DFRAG_SLOWDOWN=0",))
-    k7 = _build.build_engine("topdown", extra_flags=cmp.slowdown_flags(7))
+    kk = _build.build_engine("topdown", extra_flags=cmp.slowdown_flags(K))
     assert zero.key == plain.key
     assert _text(k0.path, tmp_path) == _text(plain.path, tmp_path), \
         "k=0 compiles to the same code"
@@ -220,8 +220,8 @@ def test_slowdown_is_k_dependent_adds_and_zero_is_the_plain_call(tmp_path):
         body = dis.split("<fastpath_sample>:", 1)[1].split("\n\n", 1)[0]
         return body.count("add    $0x0,")
 
-    assert adds(k7) - adds(plain) == 7
-    other = _build.build_engine("bottomup", extra_flags=cmp.slowdown_flags(7))
+    assert adds(kk) - adds(plain) == K
+    other = _build.build_engine("bottomup", extra_flags=cmp.slowdown_flags(K))
     dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(other.path)],
                          capture_output=True, text=True, check=True).stdout
     body = dis.split("<bottomup_alloc>:", 1)[1].split("\n\n", 1)[0]
