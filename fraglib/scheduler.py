@@ -361,7 +361,12 @@ class Scheduler:
             if self.pair_times and not self._fits(self._pair_estimate()):
                 return "budget spent"
             yield self._pair(bp)
-        if p.budget is not None and len(self.made) >= 2:
+        # Not before the first wave's pairs are in: with one pair per build
+        # there is no within-build variance yet, and an interval from four
+        # pairs can fall under a 1 % target by chance (an rx cell stopped
+        # so, with "MDE unknown").
+        if p.budget is not None and len(self.made) >= 2 \
+                and self.n_pairs >= p.builds * p.processes:
             hw = self.halfwidth()
             self.last_halfwidth = (self.n_pairs, hw)
             if hw < p.target_halfwidth:

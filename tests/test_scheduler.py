@@ -114,7 +114,7 @@ def test_budget_stops_once_the_target_halfwidth_is_reached():
     s, why, actions, _ = _drive(_plan(builds=2, processes=4, budget=1000,
                                       target_halfwidth=0.02), noise=0.001)
     assert why == f"target reached after {s.n_pairs} pairs"
-    assert s.n_pairs == 2 and s.halfwidth() < 0.02        # after the first round
+    assert s.n_pairs == 8 and s.halfwidth() < 0.02        # after the first wave
     noisy, why, _, _ = _drive(_plan(builds=2, processes=4, budget=1000,
                                     target_halfwidth=0.02), noise=0.05)
     assert noisy.n_pairs > 2
