@@ -102,48 +102,8 @@ def cmd_designs(args) -> int:
     return 0
 
 
-def c_param_table() -> dict[str, dict]:
-    """The C parameter table (``csrc/params.c``) by key: type, bounds, help.
-
-    Read through the shared library (:data:`fraglib.workloads.ENGINE_PARAMS`).
-    """
-    from .workloads import ENGINE_PARAMS
-
-    return {k: {"key": k, "type": p.kind, "min": p.lo, "max": p.hi, "help": p.help,
-                "default": p.default, "choices": list(p.choices)}
-            for k, p in ENGINE_PARAMS.items()}
-
-
-def workload_table(names=None) -> list[dict]:
-    """Every workload (or ``names``) with its parameters, defaults and C help.
-
-    Returns
-    -------
-    list of dict
-        ``name``, ``help``, ``threads``, ``cpus``, ``adapts``, ``metrics`` and
-        ``params``: ``{key: {"default", "type", "min", "max", "help"}}`` with
-        the registry's default and the C table's type, bounds and help.
-    """
-    from .workloads import get_workload, workload_names
-
-    chosen = [get_workload(n) for n in names or workload_names()]   # before any build
-    table = c_param_table()
-    rows = []
-    for w in chosen:
-        params = {}
-        for key, default in w.params.items():
-            c = table.get(key, {})
-            params[key] = {"default": default, "type": c.get("type"),
-                           "min": c.get("min"), "max": c.get("max"),
-                           "help": c.get("help") or "(not in the engine's table)"}
-        rows.append({"name": w.name, "help": w.help, "threads": w.threads,
-                     "cpus": w.cpus, "adapts": w.adapts, "metrics": list(w.metrics),
-                     "params": params})
-    return rows
-
-
 def cmd_workloads(args) -> int:
-    from .workloads import COMMON_PARAMS
+    from .workloads import COMMON_PARAMS, workload_table
 
     rows = workload_table(args.names or None)
     if args.json:

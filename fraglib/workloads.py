@@ -38,7 +38,7 @@ __all__ = ["Workload", "Distribution", "EngineParam", "workloads", "workload_nam
            "get_workload", "validate_params", "size_distribution", "SIZES_DIR",
            "ENGINE_PARAMS", "COMMON_PARAMS", "DESIGN_KERNEL", "DESIGN_MAX_FRAG", "SIZE_MAX",
            "DIST_MAX_ROWS", "kernel_small_heads", "design_small_heads", "RING_PRESETS",
-           "ring_preset"]
+           "ring_preset", "c_param_table", "workload_table"]
 
 #: the kernel (major, minor) each design mirrors (csrc/kversion.c's table).
 DESIGN_KERNEL: Mapping[str, tuple[int, int]] = CTable(
@@ -401,3 +401,42 @@ def validate_params(workload: str, params: Mapping[str, object], *,
             raise ParameterError("design", design, "a design name")
         _design_limits(workload, design, out)
     return out
+
+
+# ---- what `fraglib workloads` lists --------------------------------------------
+
+
+def c_param_table() -> dict[str, dict]:
+    """The C parameter table (``csrc/params.c``) by key: type, bounds, help.
+
+    Read through the shared library (:data:`fraglib.workloads.ENGINE_PARAMS`).
+    """
+    return {k: {"key": k, "type": p.kind, "min": p.lo, "max": p.hi, "help": p.help,
+                "default": p.default, "choices": list(p.choices)}
+            for k, p in ENGINE_PARAMS.items()}
+
+
+def workload_table(names=None) -> list[dict]:
+    """Every workload (or ``names``) with its parameters, defaults and C help.
+
+    Returns
+    -------
+    list of dict
+        ``name``, ``help``, ``threads``, ``cpus``, ``adapts``, ``metrics`` and
+        ``params``: ``{key: {"default", "type", "min", "max", "help"}}`` with
+        the registry's default and the C table's type, bounds and help.
+    """
+    chosen = [get_workload(n) for n in names or workload_names()]   # before any build
+    table = c_param_table()
+    rows = []
+    for w in chosen:
+        params = {}
+        for key, default in w.params.items():
+            c = table.get(key, {})
+            params[key] = {"default": default, "type": c.get("type"),
+                           "min": c.get("min"), "max": c.get("max"),
+                           "help": c.get("help") or "(not in the engine's table)"}
+        rows.append({"name": w.name, "help": w.help, "threads": w.threads,
+                     "cpus": w.cpus, "adapts": w.adapts, "metrics": list(w.metrics),
+                     "params": params})
+    return rows

@@ -86,7 +86,9 @@ def test_designs_command_lists_every_design(capsys):
 # ---- fraglib workloads --------------------------------------------------------
 
 def test_workloads_lists_every_parameter_with_default_and_the_c_help(capsys):
-    table = cli.c_param_table()
+    from fraglib.workloads import c_param_table
+
+    table = c_param_table()
     # a help text as csrc/params.c writes it, not a Python copy
     assert table["size"]["help"] == "fragment size in bytes"
     assert cli.main(["workloads"]) == 0
