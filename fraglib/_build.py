@@ -214,28 +214,6 @@ def _objcopy() -> str | None:
 
 
 @lru_cache(maxsize=None)
-def _design_agnostic(src: Path) -> bool:
-    """True when neither `src` nor a header it includes names the design:
-    its object is then the same for every design and is shared."""
-    text = src.read_text()
-    for inc in re.findall(r'#include "([^"]+)"', text):
-        hdr = CSRC / "include" / inc
-        if hdr.exists():
-            text += hdr.read_text()
-    return not any(m in text for m in _DESIGN_MARKERS)
-
-
-@lru_cache(maxsize=None)
-def _calls_design(src: Path) -> bool:
-    """True when `src` reaches the design only through design_direct.h (a
-    workload or the engine's main), not a design's own code."""
-    if src.name.startswith("design_"):
-        return False
-    text = src.read_text()
-    return any(f'#include "{m}"' in text for m in _DIRECT_MARKERS)
-
-
-@lru_cache(maxsize=None)
 def _unit_text(src: Path) -> str:
     """`src` and every project header it includes, directly or not."""
     seen, todo, text = set(), [src], []
@@ -249,6 +227,24 @@ def _unit_text(src: Path) -> str:
         for inc in re.findall(r'#include "([^"]+)"', body):
             todo += [CSRC / "include" / inc, path.parent / inc]
     return "\n".join(text)
+
+
+@lru_cache(maxsize=None)
+def _design_agnostic(src: Path) -> bool:
+    """True when neither `src` nor a header it includes names the design:
+    its object is then the same for every design and is shared."""
+    text = _unit_text(src)
+    return not any(m in text for m in _DESIGN_MARKERS)
+
+
+@lru_cache(maxsize=None)
+def _calls_design(src: Path) -> bool:
+    """True when `src` reaches the design only through design_direct.h (a
+    workload or the engine's main), not a design's own code."""
+    if src.name.startswith("design_"):
+        return False
+    text = src.read_text()
+    return any(f'#include "{m}"' in text for m in _DIRECT_MARKERS)
 
 
 def _named_macros(src: Path, flags: tuple[str, ...]) -> tuple[str, ...]:
