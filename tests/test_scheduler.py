@@ -271,6 +271,19 @@ def test_portfolio_feeds_a_near_target_before_a_hopeless_one():
     assert port._choose(live) == "near"
 
 
+def _advance(port, key, rng) -> bool:
+    """One action of a one-comparison portfolio, carried out on fake builds
+    (1 s) or fake rows (no effect, 1 % noise, 1 s); True if it was a pair."""
+    adv = port.next()
+    assert adv.key == key
+    if isinstance(adv.action, MakeBuilds):
+        port.built(key, [BuildPair(j, a, b, "ka", "kb") for j, (a, b)
+                         in zip(adv.action.indices, adv.action.seeds)], 1.0)
+        return False
+    port.measured(key, _fake_rows(adv.action, rng, 0.0, 0.01), 1.0)
+    return True
+
+
 def test_portfolio_distance_needs_a_variance_estimate_and_shrinks_with_pairs():
     clock = FakeClock()
     s = Scheduler(_plan(builds=2, processes=8, budget=1000, target_halfwidth=0.001),
@@ -279,13 +292,8 @@ def test_portfolio_distance_needs_a_variance_estimate_and_shrinks_with_pairs():
     rng = np.random.default_rng(1)
     seen = []
     for _ in range(17):
-        adv = port.next()
-        if isinstance(adv.action, MakeBuilds):
-            port.built("c", [BuildPair(j, a, b, "ka", "kb") for j, (a, b)
-                             in zip(adv.action.indices, adv.action.seeds)], 1.0)
-            continue
-        port.measured("c", _fake_rows(adv.action, rng, 0.0, 0.01), 1.0)
-        seen.append(port.distance("c"))
+        if _advance(port, "c", rng):
+            seen.append(port.distance("c"))
     assert seen[0] == seen[1] == np.inf          # one pair per build: no sigma_pair yet
     assert np.isfinite(seen[2]) and seen[-1] < seen[2]
 
@@ -311,12 +319,7 @@ def test_portfolio_distance_is_never_below_the_stop_rules_own_interval():
     port = Portfolio({"c": s})
     rng = np.random.default_rng(3)
     while s.last_halfwidth is None:                  # up to the first interim check
-        adv = port.next()
-        if isinstance(adv.action, MakeBuilds):
-            port.built("c", [BuildPair(j, a, b, "ka", "kb") for j, (a, b)
-                             in zip(adv.action.indices, adv.action.seeds)], 1.0)
-            continue
-        port.measured("c", _fake_rows(adv.action, rng, 0.0, 0.01), 1.0)
+        _advance(port, "c", rng)
     n, hw = s.last_halfwidth
     assert 2 <= n <= s.n_pairs and np.isfinite(hw)
     scale = np.sqrt(n / s.n_pairs)
