@@ -247,6 +247,7 @@ def _calls_design(src: Path) -> bool:
     return any(f'#include "{m}"' in text for m in _DIRECT_MARKERS)
 
 
+@lru_cache(maxsize=None)
 def _named_macros(src: Path, flags: tuple[str, ...]) -> tuple[str, ...]:
     """`flags` less each ``-DFRAG_NAME[=v]`` that no file of `src`'s unit
     mentions: it cannot change the object, so objects with and without it
@@ -275,6 +276,8 @@ def _object(src: Path, flags: tuple[str, ...]) -> Path:
         # every design: compile once without the design, rename per design.
         generic = _object(src, tuple(f for f in flags if f not in design))
         out = build_root() / "obj" / _key("object", src.name, flags) / (src.stem + ".o")
+        if out.exists():        # renamed into place whole: no lock needed to read it
+            return out
         with _locked(out) as todo:
             if todo:
                 cid = design[0][len("-DFRAG_DESIGN="):]
@@ -285,6 +288,8 @@ def _object(src: Path, flags: tuple[str, ...]) -> Path:
                     os.replace(tmp_out, out)
         return out
     out = build_root() / "obj" / _key("object", src.name, flags) / (src.stem + ".o")
+    if out.exists():
+        return out
     with _locked(out) as todo:
         if todo:
             with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
@@ -293,6 +298,29 @@ def _object(src: Path, flags: tuple[str, ...]) -> Path:
                          str(src), "-o", str(tmp_out)], out.name)
                 os.replace(tmp_out, out)
     return out
+
+
+#: how a layout's padding is made; part of a layout build's key, so a change
+#: of it never reuses engines padded the old way.
+_PAD_METHOD = "asm-skip-1"
+
+
+def _pad_asm(seed: int, pad_bytes: int, align: str) -> str:
+    """Assembly of a layout's padding object: `pad_bytes` of nops in a function
+    aligned as the layout's other functions (``-falign-functions=N``), placed
+    in the link order like any object, so the code after it moves; and the
+    seed, which the engine prints."""
+    n = int(align.rsplit("=", 1)[1])
+    return ("# generated: moves the code after it by a random amount\n"
+            "\t.section .rodata\n\t.p2align 2\n"
+            "\t.globl frag_layout_seed\n\t.type frag_layout_seed, @object\n"
+            "\t.size frag_layout_seed, 4\n"
+            f"frag_layout_seed:\n\t.long {int(seed)}\n"
+            f"\t.text\n\t.p2align {n.bit_length() - 1}\n"
+            "\t.globl frag_layout_pad\n\t.type frag_layout_pad, @function\n"
+            f"frag_layout_pad:\n\t.skip {int(pad_bytes)}, 0x90\n\tret\n"
+            "\t.size frag_layout_pad, .-frag_layout_pad\n"
+            '\t.section .note.GNU-stack,"",@progbits\n')
 
 
 def _compile(out: Path, sources: list[Path], flags: tuple[str, ...],
@@ -312,16 +340,12 @@ def _compile(out: Path, sources: list[Path], flags: tuple[str, ...],
             else:
                 order, align, pad_bytes = _layout(layout_seed, sources)
                 oflags = (*flags, align)
-                pad = Path(tmp) / "layout_pad.c"
-                pad.write_text(
-                    "/* generated: moves the code after it by a random amount */\n"
-                    f"const int frag_layout_seed = {layout_seed};\n"
-                    "__attribute__((used, noinline)) void frag_layout_pad(void)\n"
-                    f"{{ __asm__ __volatile__(\".skip {pad_bytes}, 0x90\"); }}\n")
-                _run_cc([cc, *oflags, "-c", str(pad), "-o", str(pad.with_suffix(".o"))],
-                        out.name)
-                objs = [pad.with_suffix(".o") if src is None else _object(src, oflags)
-                        for src in order]
+                # The padding is assembly the link command assembles itself:
+                # one compiler driver per layout instead of two (cc1 on a C
+                # pad cost 30 of the 100 ms a layout took).
+                pad = Path(tmp) / "layout_pad.s"
+                pad.write_text(_pad_asm(layout_seed, pad_bytes, align))
+                objs = [pad if src is None else _object(src, oflags) for src in order]
                 _run_cc([cc, *oflags, *map(str, objs), "-o", str(tmp_out)], out.name)
             os.replace(tmp_out, out)
 
@@ -352,7 +376,8 @@ def build_engine(design: str, *, layout_seed: int | None = None, stats: bool = F
         raise ParameterError("layout_seed", layout_seed, "a non-negative integer or None")
     flags = (*BASE_FLAGS, f"-DFRAG_DESIGN={cid}",
              *(("-DFRAG_STATS",) if stats else ()), *extra_flags)
-    key = _key("engine", design, flags, layout_seed)
+    key = _key("engine", design, flags, layout_seed,
+               *((_PAD_METHOD,) if layout_seed is not None else ()))
     out = build_root() / key / f"fraglib-engine-{design}"
     if not out.exists():
         _compile(out, _engine_sources(design), flags, layout_seed)

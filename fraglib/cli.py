@@ -384,8 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--slowdown", type=int, default=0,
                    help="inject this many dependent instructions into B's alloc path")
     s.add_argument("--target-halfwidth", type=float, default=None,
-                   help="budget mode: stop once the CI half-width on B/A is below "
-                        "this (default 0.0025, i.e. ±0.25 %%)")
+                   help="budget mode: stop once the CI's relative half-width on B/A "
+                        "is below this (default 0.0025, i.e. ±0.25 %%)")
     s.add_argument("--seed", type=int, default=0,
                    help="seed of the layout builds, ABBA orders and env pads (default 0)")
     s.add_argument("--no-store", action="store_true", help="do not write result files")

@@ -24,7 +24,7 @@
   with ``-DFRAG_SLOWDOWN=k`` (k dependent adds on B's alloc path, see
   ``csrc/include/design_direct.h``), a known effect that must be detected.
 * **Budget mode.** ``budget=`` seconds: keep adding waves of ``builds`` new
-  builds until the CI half-width on the ratio is below ``target_halfwidth``
+  builds until the CI's relative half-width is below ``target_halfwidth``
   or the time is spent (never more than one process pair over), and report
   what was achieved. After the first wave the pairs per build follow the
   measured variance components and costs (:func:`optimal_pairs`, Kalibera &
@@ -272,7 +272,10 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
     resamples : int, default 10000
         Bootstrap resamples of the final verdict.
     target_halfwidth : float, default 0.0025
-        Budget mode: stop once ``(ci_hi - ci_lo) / 2`` is below this.
+        Budget mode: stop once the interval's relative half-width,
+        ``expm1((log(ci_hi) - log(ci_lo)) / 2)``, is below this (about
+        ``(ci_hi - ci_lo) / 2`` for ratios near 1; the log scale is that of
+        the MDE the interval implies, whatever the effect's size).
     confidence : float, default 0.95
         Level of the interval (and of the per-build sign tests).
     interleave : bool, optional

@@ -215,18 +215,23 @@ def observation_rows(results, act, timing: Mapping[str, tuple[float, float]],
     the scheduler's :class:`~fraglib.scheduler.RunPair`, ``timing``
     ``{run_id: (t_start, t_wall)}``.
 
-    ``value`` (and its median and cut) come from
-    :func:`fraglib.stats.process_values`, the same reduction
-    :func:`fraglib.stats.verdict_from_store` applies to the stored rows.
+    ``value`` (and its median and cut) come from each run's
+    :attr:`~fraglib.results.RunResult.process_summary`,
+    :func:`fraglib.stats.process_value` of its measured samples: what
+    :func:`fraglib.stats.process_values` makes of the same run's stored rows
+    for :func:`fraglib.stats.verdict_from_store`. (Through a frame of every
+    sample, as that function takes them, it cost a lockstep pair a third of
+    its time.)
     """
-    pv = _stats.process_values(_stats.samples_frame(results)).set_index("run_id")
     rows = []
     for r in results:
-        lab, bp, p = r.labels, act.build, pv.loc[r.run_id]
+        lab, bp, p = r.labels, act.build, r.process_summary
         cpp = r.cycles_per_packet
         warm = r.cycles[:r.warmup_samples] / r.packets[:r.warmup_samples]
+        name = lab.get("name")
         rows.append({
-            "build": bp.build, "pair": act.pair, "design": p["design"],
+            "build": bp.build, "pair": act.pair,
+            "design": name if isinstance(name, str) else r.design,
             "value": float(p["value"]), "role": lab["role"], "order": act.order,
             "seq": lab["process"], "run_id": r.run_id,
             "env_pad": int(r.provenance["env_pad"]), "layout_seed": r.spec["layout_seed"],
@@ -237,6 +242,7 @@ def observation_rows(results, act, timing: Mapping[str, tuple[float, float]],
             "t_start": timing[r.run_id][0], "t_wall": timing[r.run_id][1],
             "median_value": float(p["median"]), "cut_samples": int(p["cut"]),
             "tsc_step": r.tsc_step if r.tsc_step is not None else math.nan,
+            "arena_huge_mib": float(r.metrics.get("arena_huge_mib", math.nan)),
             "interleaved": interleaved})
     return sorted(rows, key=lambda row: row["seq"])
 

@@ -21,6 +21,27 @@ def test_layout_variants_are_distinct_binaries():
     assert a.as_dict()["layout_seed"] == 1
 
 
+def test_a_layout_pads_with_its_own_size_alignment_and_seed():
+    import subprocess
+
+    seed = 12345
+    info = _build.build_engine("topdown", layout_seed=seed)
+    _, align, pad_bytes = _build._layout(seed, _build._engine_sources("topdown"))
+    syms = {f[3]: (int(f[0], 16), int(f[1], 16)) for f in (
+        line.split() for line in subprocess.run(
+            ["nm", "-S", str(info.path)], capture_output=True, text=True,
+            check=True).stdout.splitlines()) if len(f) == 4}
+    addr, size = syms["frag_layout_pad"]
+    assert size == pad_bytes + 1                # the nops and a ret
+    assert addr % int(align.split("=")[1]) == 0
+    at, n = syms["frag_layout_seed"]
+    dump = subprocess.run(["objdump", "-s", "-j", ".rodata", f"--start-address={at}",
+                           f"--stop-address={at + n}", str(info.path)],
+                          capture_output=True, text=True, check=True).stdout
+    word = dump.strip().splitlines()[-1].split()[1]
+    assert int.from_bytes(bytes.fromhex(word), "little") == seed
+
+
 def test_unknown_design_names_the_known_ones():
     with pytest.raises(UnknownNameError, match="design.*topdown"):
         _build.build_engine("nope")

@@ -378,3 +378,22 @@ def test_mde_from_ci_inverts_halfwidth_for_mde():
     lo, hi = math.exp(-math.log1p(hw)), math.exp(math.log1p(hw))
     assert summary.mde_from_ci(lo, hi) == pytest.approx(0.01, rel=0.02)
     assert summary.mde_from_ci(0.9, 1.2) > summary.mde_from_ci(0.99, 1.01)
+
+
+@pytest.mark.parametrize("effect", [-0.15, 0.0, 0.15])
+def test_the_stop_rule_and_the_reported_mde_are_one_rule(effect):
+    # Budget mode stops when interim_halfwidth < halfwidth_for_mde(target);
+    # the report's MDE is mde_from_ci of the interval. Whatever the effect's
+    # size, the two must agree on the same interval, or a cell 15 % faster
+    # stops on "target reached" and reports an MDE 18 % above its target.
+    obs = stats.simulate_pairs(6, 4, effect=effect, sigma_build=0.01, sigma_pair=0.02,
+                               seed=3)
+    hw = stats.interim_halfwidth(obs, "A", "B", resamples=2000, seed=0)
+    lo, hi = stats.hierarchical_bootstrap_ci(obs, "A", "B", resamples=2000, seed=0)
+    t_lo, t_hi = stats.build_t_interval(obs, "A", "B")
+    lo, hi = min(lo, t_lo), max(hi, t_hi)
+    assert summary.halfwidth_for_mde(summary.mde_from_ci(lo, hi)) == pytest.approx(hw,
+                                                                                  rel=1e-9)
+    if effect:
+        # the ratio scale's (hi - lo) / 2 is the log scale's times the ratio
+        assert (hi - lo) / 2 == pytest.approx(hw * (1 + effect), rel=0.02)

@@ -296,8 +296,12 @@ static void tsc_clock_point(uint64_t *tsc, double *ns)
 
 /*
  * Over `ms` milliseconds between two bracketed points the rate is known
- * to about a bracket (tens of ns) over the interval: 1e-5 at 10 ms, so a
- * longer spin would only add to every process's start-up.
+ * to about a bracket's error over the interval.  The narrowest of 16
+ * brackets is a few ns off: at 10 ms, 20 processes' rates spread by
+ * 2.3e-7 (relative SD).  The rate only converts cycles to ns (a verdict is
+ * a ratio of cycles), so 2 ms (about 1e-6) is plenty, and each ms of spin
+ * is a ms of every engine process; a lockstep pair spins both of its
+ * processes on one CPU.
  */
 double frag_tsc_calibrate(unsigned int ms)
 {
@@ -586,6 +590,7 @@ int main(int argc, char **argv)
 	const struct frag_workload *wl;
 	char err[FRAG_ERR_LEN], msg[FRAG_ERR_LEN];
 	double tsc_hz, tsc_step;
+	size_t arena_huge;
 	long faults, leaked;
 	int i;
 
@@ -670,6 +675,7 @@ int main(int argc, char **argv)
 		return run_error("cannot map a %ld MiB arena", p.arena_mb);
 	}
 	frag_set_cpu(0);
+	arena_huge = frag_pages_huge_bytes();
 
 	memset(&r, 0, sizeof(r));
 	r.p = &p;
@@ -697,6 +703,9 @@ int main(int argc, char **argv)
 		frag_metric(&r, "handoff_peer_gone_at", (double)r.ho_peer_gone);
 	}
 	frag_perf_read_close(&r.perf[0]);
+	/* How the arena (the model's direct map) is backed: see page.c. */
+	frag_metric(&r, "arena_huge_mib", arena_huge == (size_t)-1 ? -1.0 :
+		    (double)arena_huge / (1 << 20));
 	/*
 	 * Calibrate after the region, not before: both loops branch on what
 	 * the clock read, and under callgrind those branches train the
@@ -704,7 +713,7 @@ int main(int argc, char **argv)
 	 * made two identical runs differ by a mispredict.  The warm-up
 	 * samples, not a calibration spin, bring the CPU up to speed.
 	 */
-	tsc_hz = frag_tsc_calibrate(10);
+	tsc_hz = frag_tsc_calibrate(2);
 	tsc_step = frag_tsc_step();
 
 	frag_drain(r.nc);

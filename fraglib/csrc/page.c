@@ -8,6 +8,7 @@
  * pcp_spin_trylock), so two threads that share a "CPU" stay correct.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,20 @@ _Static_assert((PCP_HIGH >> 3) >= 1, "an order-3 block fits under high");
 struct page *frag_mem_map;
 unsigned char *frag_arena;
 size_t frag_nr_pages;
+
+/*
+ * The arena stands for the kernel's direct map, which x86-64 maps with
+ * 2 MiB or 1 GiB pages: page_address() of neighbouring pfns is physically
+ * contiguous and costs few TLB entries.  So the arena is 2 MiB aligned
+ * and asks for transparent huge pages.  That is also what makes start-up
+ * cheap: prefaulting 16 MiB is 8 faults instead of 4096 (12 ms of every
+ * engine process at 4 KiB pages).  Where THP is off or no huge page is
+ * free the arena stays in 4 KiB pages; frag_pages_huge_bytes() says which
+ * a run got.
+ */
+#define ARENA_ALIGN	(2ul << 20)
+static void *arena_map;		/* the mapping, before alignment */
+static size_t arena_map_bytes;
 
 struct free_area {
 	struct page *head;	/* doubly linked via lru_next/lru_prev */
@@ -505,19 +520,23 @@ int frag_pages_init(const struct frag_pages_cfg *cfg)
 		return -EINVAL;
 	frag_pages_exit();
 
-	frag_arena = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (frag_arena == MAP_FAILED) {
-		frag_arena = NULL;
+	arena_map_bytes = bytes + ARENA_ALIGN;
+	arena_map = mmap(NULL, arena_map_bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (arena_map == MAP_FAILED) {
+		arena_map = NULL;
 		return -ENOMEM;
 	}
+	frag_arena = (unsigned char *)(((uintptr_t)arena_map + ARENA_ALIGN - 1) &
+				       ~(ARENA_ALIGN - 1));
+	/* Best effort: EINVAL where the kernel has no THP; 4 KiB pages then. */
+	(void)madvise(frag_arena, bytes, MADV_HUGEPAGE);
 	/* Prefault: every page written once, so the timed region never faults. */
 	memset(frag_arena, 0, bytes);
 	frag_nr_pages = bytes >> FRAG_PAGE_SHIFT;
 	if (posix_memalign((void **)&frag_mem_map, 64,
 			   frag_nr_pages * sizeof(struct page))) {
-		munmap(frag_arena, bytes);
-		frag_arena = NULL;
+		frag_pages_exit();
 		return -ENOMEM;
 	}
 	memset(frag_mem_map, 0, frag_nr_pages * sizeof(struct page));
@@ -551,12 +570,40 @@ int frag_pages_init(const struct frag_pages_cfg *cfg)
 
 void frag_pages_exit(void)
 {
-	if (frag_arena)
-		munmap(frag_arena, frag_nr_pages << FRAG_PAGE_SHIFT);
+	if (arena_map)
+		munmap(arena_map, arena_map_bytes);
 	free(frag_mem_map);
+	arena_map = NULL;
 	frag_arena = NULL;
 	frag_mem_map = NULL;
 	frag_nr_pages = 0;
+}
+
+size_t frag_pages_huge_bytes(void)
+{
+	/*
+	 * The arena's own entry of /proc/self/smaps, not the process total:
+	 * madvise() split the mapping, so the entry starts at frag_arena.
+	 */
+	char line[256];
+	unsigned long lo, hi, kb;
+	size_t huge = (size_t)-1;
+	int in_arena = 0;
+	FILE *f;
+
+	if (!frag_arena)
+		return 0;
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return huge;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %*4[-rwxps] ", &lo, &hi) == 2)
+			in_arena = lo == (uintptr_t)frag_arena;
+		else if (in_arena && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1)
+			huge = (size_t)kb << 10;
+	}
+	fclose(f);
+	return huge;
 }
 
 bool frag_pages_ready(void)

@@ -71,11 +71,16 @@ def guard_few_builds(v: Verdict, obs: pd.DataFrame, a: object, b: object
 def interim_halfwidth(obs: pd.DataFrame, a: object, b: object, *,
                       confidence: float = 0.95, resamples: int = 2000,
                       seed=0) -> float:
-    """Half-width of the interval a verdict on `obs` would report now.
+    """Relative half-width of the interval a verdict on `obs` would report now.
 
-    The union of the hierarchical bootstrap interval (`resamples`) and the
-    build-level t interval, as :func:`comparison_verdict`; ``inf`` with
-    fewer than 2 pairs.
+    The interval is the union of the hierarchical bootstrap interval
+    (`resamples`) and the build-level t interval, as
+    :func:`comparison_verdict`; its half-width is taken on the log scale,
+    ``expm1((log(hi) - log(lo)) / 2)``, the scale of the MDE a report
+    derives from the interval. ``(hi - lo) / 2`` on the ratio is that
+    times the ratio: a budget-mode comparison of a design 14 % faster
+    stopped on it at a half-width that implies an MDE 16 % above its
+    target. ``inf`` with fewer than 2 pairs.
     """
     if len(obs) < 4:
         return math.inf
@@ -84,7 +89,7 @@ def interim_halfwidth(obs: pd.DataFrame, a: object, b: object, *,
     t_ci = build_t_interval(obs, a, b, confidence=confidence)
     if t_ci is not None:
         lo, hi = min(lo, t_ci[0]), max(hi, t_ci[1])
-    return (hi - lo) / 2.0
+    return float(math.expm1((math.log(hi) - math.log(lo)) / 2.0))
 
 
 def optimal_pairs(sigma_build: float, sigma_pair: float, seconds_per_build: float,

@@ -108,6 +108,8 @@ extern size_t frag_nr_pages;
 
 int frag_pages_init(const struct frag_pages_cfg *cfg);
 void frag_pages_exit(void);
+/* Bytes of the arena in transparent huge pages; (size_t)-1: unknown. */
+size_t frag_pages_huge_bytes(void);
 bool frag_pages_ready(void);
 void frag_pages_reset_stats(void);
 void frag_pages_get_stats(struct frag_pages_stats *st);
