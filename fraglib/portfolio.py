@@ -18,7 +18,6 @@ import time
 import warnings
 from collections.abc import Hashable, Mapping
 
-import pandas as pd
 from tqdm.auto import tqdm
 
 from . import stats as _stats
@@ -121,15 +120,12 @@ class Portfolio:
         from scipy import stats as sps
 
         p = s.plan
-        if s.n_pairs < 2:
+        lr = s.log_ratios()
+        if len(lr) < 2:
             return math.inf
-        obs = pd.DataFrame(s.rows)
-        n_b = int(obs["build"].nunique())
+        vc = _stats.variance_components_of_ratios(lr)
+        n_b = vc["n_builds"]
         if n_b < 2:
-            return math.inf
-        try:
-            vc = _stats.variance_components(obs, p.label_a, p.label_b)
-        except ParameterError:
             return math.inf
         if not math.isfinite(vc["sigma_pair"]):     # one pair per build so far
             return math.inf

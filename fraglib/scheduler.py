@@ -235,6 +235,10 @@ class Scheduler:
         self.deadline = None if plan.budget is None else self.t0 + plan.budget
         self.made: list[BuildPair] = []
         self.rows: list[dict] = []
+        # (build, pair, log(B/A)) of each complete pair, as it comes: what
+        # every decision reads, without pairing all rows again each time
+        self._ratios: list[tuple[int, int, float]] = []
+        self._lr_cache: tuple[int, pd.DataFrame] | None = None
         self.pair_times: list[float] = []
         #: seconds per build of each wave, in order (the first wave compiles
         #: the objects; later ones relink them with new layout seeds)
@@ -263,8 +267,36 @@ class Scheduler:
         """The last :class:`RunPair` gave these process-level rows (``build``,
         ``pair``, ``design``, ``value`` at least) in ``seconds``."""
         self._expect("measured")
-        self.rows += [dict(r) for r in rows]
+        rows = [dict(r) for r in rows]
+        self._ratios += self._pair_ratios(rows)
+        self.rows += rows
         self.pair_times.append(float(seconds))
+
+    def _pair_ratios(self, rows: list[dict]) -> list[tuple[int, int, float]]:
+        """``(build, pair, log(B/A))`` of the complete pairs among `rows`."""
+        p = self.plan
+        sides: dict[tuple, dict] = {}
+        for r in rows:
+            v = r["value"]
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ParameterError("value", v, "a finite number > 0 (cycles per "
+                                     "packet of one process)")
+            sides.setdefault((int(r["build"]), int(r["pair"])), {})[r["design"]] = v
+        return [(b, k, math.log(v[p.label_b]) - math.log(v[p.label_a]))
+                for (b, k), v in sides.items() if p.label_a in v and p.label_b in v]
+
+    def log_ratios(self) -> pd.DataFrame:
+        """The pairs' log ratios so far, as :func:`fraglib.stats.paired_log_ratios`
+        makes them from :attr:`rows` (``build, pair, log_ratio``, by build
+        then pair)."""
+        n = len(self._ratios)
+        if self._lr_cache is None or self._lr_cache[0] != n:
+            arr = np.array(self._ratios, dtype=float).reshape(-1, 3)
+            arr = arr[np.lexsort((arr[:, 1], arr[:, 0]))]
+            self._lr_cache = (n, pd.DataFrame({"build": arr[:, 0].astype(np.int64),
+                                               "pair": arr[:, 1].astype(np.int64),
+                                               "log_ratio": arr[:, 2]}))
+        return self._lr_cache[1]
 
     def _expect(self, what: str) -> None:
         if self._waiting != what:
@@ -300,21 +332,26 @@ class Scheduler:
         return float(np.median(self.pair_times)) if self.pair_times else 0.0
 
     def halfwidth(self) -> float:
-        """Half-width of the interval a verdict would report now (interim)."""
+        """Relative half-width of the interval a verdict would report now (interim).
+
+        In budget mode a half-width at or above the target may be the
+        build-level t interval's alone, computed without the bootstrap
+        (:func:`fraglib.stats.interim_halfwidth_of_ratios`): the answer to
+        "target reached?" is the same.
+        """
         p = self.plan
-        if len(self.rows) < 4:
+        if len(self._ratios) < 2:
             return math.inf
-        return _stats.interim_halfwidth(pd.DataFrame(self.rows), p.label_a, p.label_b,
-                                        confidence=p.confidence,
-                                        resamples=INTERIM_RESAMPLES, seed=p.seed)
+        return _stats.interim_halfwidth_of_ratios(
+            self.log_ratios(), confidence=p.confidence, resamples=INTERIM_RESAMPLES,
+            seed=p.seed, target=p.target_halfwidth if p.budget is not None else None)
 
     def next_wave_pairs(self) -> int:
         """Pairs per build of the next wave (at least ``processes``)."""
         p = self.plan
-        try:
-            vc = _stats.variance_components(pd.DataFrame(self.rows), p.label_a, p.label_b)
-        except ParameterError:
+        if len(self._ratios) < 2:
             return p.processes
+        vc = _stats.variance_components_of_ratios(self.log_ratios())
         sp, sb = vc["sigma_pair"], vc["sigma_build"]
         if math.isfinite(sp):
             # A few builds cannot tell a between-build SD below the noise of

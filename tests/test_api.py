@@ -42,6 +42,20 @@ def test_region_has_no_page_faults(runs_root, small):
     assert r.provenance["region_page_faults"] in (0, "not measured")
 
 
+def test_the_arena_says_how_much_of_it_is_in_huge_pages(runs_root, small):
+    # page.c backs the arena (the model's direct map) with THP where it can
+    # and reads its own smaps entry: -1 would mean that read failed.
+    from pathlib import Path
+
+    r = fraglib.run("topdown", "fastpath", root=runs_root, **small)
+    huge, arena = r.metrics["arena_huge_mib"], r.params["arena_mb"]
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    if not thp.exists() or "[never]" in thp.read_text():
+        assert huge == 0
+    else:
+        assert 0 <= huge <= arena and huge % 2 == 0
+
+
 def test_env_pad_is_recorded_and_settable(runs_root, small):
     r = fraglib.run("topdown", env_pad=123, store=False, **small)
     assert r.provenance["env_pad"] == 123

@@ -326,3 +326,36 @@ def test_portfolio_distance_is_never_below_the_stop_rules_own_interval():
     assert port.distance("c") >= hw / 0.01 * scale - 1e-12
     s.last_halfwidth = (n, 50 * hw)                   # a wide, skewed interval
     assert port.distance("c") == pytest.approx(50 * hw / 0.01 * scale)
+
+
+def test_the_scheduler_keeps_the_ratios_the_rows_give():
+    # Decisions read ratios kept pair by pair; they must be what pairing
+    # all the rows again gives, and the interim interval the same.
+    s, _, _, _ = _drive(_plan(builds=3, processes=2, budget=40, target_halfwidth=1e-6),
+                        build_noise=0.02, noise=0.03, seed=4)
+    p, obs = s.plan, pd.DataFrame(s.rows)
+    kept = s.log_ratios()
+    again = stats.paired_log_ratios(obs, p.label_a, p.label_b)
+    pd.testing.assert_frame_equal(kept, again)
+    assert stats.variance_components_of_ratios(kept) == stats.variance_components(
+        obs, p.label_a, p.label_b)
+    full = stats.interim_halfwidth(obs, p.label_a, p.label_b, resamples=2000, seed=p.seed)
+    assert stats.interim_halfwidth_of_ratios(kept, resamples=2000, seed=p.seed) == full
+    # with a target the t interval may answer alone, never on the other side of it
+    for target in (full * 0.5, full * 0.999, full * 1.001, full * 2):
+        hw = stats.interim_halfwidth_of_ratios(kept, resamples=2000, seed=p.seed,
+                                               target=target)
+        assert (hw < target) == (full < target) and hw <= full
+
+
+def test_a_pair_with_a_value_that_is_not_a_cycle_count_is_refused():
+    s = Scheduler(_plan(builds=2, processes=2), comparison="c0", clock=FakeClock())
+    act = s.next()
+    s.built([BuildPair(j, a, b, "ka", "kb") for j, (a, b) in zip(act.indices, act.seeds)],
+            1.0)
+    act = s.next()
+    rows = [{"build": sp.labels.build_id, "pair": sp.labels.pair, "design": sp.labels.name,
+             "value": v} for sp, v in zip(act.specs, (100.0, float("nan")))]
+    with pytest.raises(ParameterError) as e:
+        s.measured(rows, 1.0)
+    assert e.value.param == "value"

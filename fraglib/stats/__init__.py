@@ -66,12 +66,13 @@ from __future__ import annotations
 # the exceptions the functions raise, reachable as stats.ParameterError as before
 from ..exceptions import ParameterError, UnknownNameError  # noqa: F401
 from .bootstrap import (effect, hierarchical_bootstrap_ci, mde, paired_log_ratios,
-                        variance_components)
+                        variance_components, variance_components_of_ratios)
 from .observations import (PROCESS_COLUMNS, SAMPLE_COLUMNS, comparison_verdict,
                            observations_from_grid, process_values, samples_frame,
                            verdict_from_store)
-from .planning import (build_t_interval, guard_few_builds, interim_halfwidth, mde_grid,
-                       optimal_pairs)
+from .planning import (build_t_interval, guard_few_builds, interim_halfwidth,
+                       interim_halfwidth_of_ratios, mde_grid, optimal_pairs,
+                       t_interval_of_ratios)
 from .process import OUTLIER_SPREADS, process_value, quantize_tsc
 from .significance import build_signs, holm, layout_sensitive, mannwhitney_u, wilcoxon_pairs
 from .synthetic import simulate_pairs
@@ -95,6 +96,7 @@ __all__ = [
     "effect",
     "hierarchical_bootstrap_ci",
     "variance_components",
+    "variance_components_of_ratios",
     "mde",
     "wilcoxon_pairs",
     "mannwhitney_u",
@@ -107,8 +109,10 @@ __all__ = [
     "verdict_from_store",
     "verdict_table",
     "build_t_interval",
+    "t_interval_of_ratios",
     "guard_few_builds",
     "interim_halfwidth",
+    "interim_halfwidth_of_ratios",
     "optimal_pairs",
     "mde_grid",
     "simulate_pairs",

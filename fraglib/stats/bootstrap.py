@@ -180,7 +180,14 @@ def hierarchical_bootstrap_ci(df: pd.DataFrame, a: object = "A", b: object = "B"
     return _ci_from_lr(lr, confidence, resamples, seed)
 
 
-def _variance_components_lr(lr: pd.DataFrame) -> dict:
+def variance_components_of_ratios(lr: pd.DataFrame) -> dict:
+    """:func:`variance_components` of paired log ratios already formed.
+
+    `lr` is what :func:`paired_log_ratios` returns (``build`` and
+    ``log_ratio`` are read): a budget-mode scheduler keeps its pairs' ratios
+    as they come and asks this after every pair, which pairing its whole
+    frame again each time would make the largest cost of a comparison.
+    """
     y = lr["log_ratio"].to_numpy(float)
     codes, _ = pd.factorize(lr["build"], sort=True)
     n_i = np.bincount(codes).astype(float)
@@ -229,7 +236,7 @@ def variance_components(df: pd.DataFrame, a: object = "A", b: object = "B") -> d
         of pairs per build). Both SDs are on the natural-log scale, so 0.01
         is about 1 %.
     """
-    return _variance_components_lr(paired_log_ratios(df, a, b))
+    return variance_components_of_ratios(paired_log_ratios(df, a, b))
 
 
 def mde(sigma_build: float, sigma_pair: float, n_builds: int, n_pairs: float,

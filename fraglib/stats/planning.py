@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _sps
 
-from .bootstrap import hierarchical_bootstrap_ci, mde, paired_log_ratios
+from .bootstrap import _ci_from_lr, mde, paired_log_ratios
+from .validation import _check_confidence, _check_resamples
 from .verdict import Verdict, decide_kind
 
 
@@ -28,8 +29,16 @@ def build_t_interval(obs: pd.DataFrame, a: object, b: object, *,
     interval is ``exp(mean ± t[n_builds - 1] * sd / sqrt(n_builds))``. This is
     the textbook interval for a few clusters. None with fewer than 2 builds.
     """
-    lr = paired_log_ratios(obs, a, b)
-    m = lr.groupby("build")["log_ratio"].mean().to_numpy(float)
+    return t_interval_of_ratios(paired_log_ratios(obs, a, b), confidence=confidence)
+
+
+def t_interval_of_ratios(lr: pd.DataFrame, *, confidence: float = 0.95
+                         ) -> tuple[float, float] | None:
+    """:func:`build_t_interval` of paired log ratios already formed
+    (:func:`paired_log_ratios`'s ``build`` and ``log_ratio``)."""
+    codes, _ = pd.factorize(lr["build"], sort=True)
+    y = lr["log_ratio"].to_numpy(float)
+    m = np.bincount(codes, weights=y) / np.bincount(codes)
     if m.size < 2:
         return None
     half = (_sps.t.ppf(0.5 + confidence / 2.0, m.size - 1)
@@ -84,11 +93,38 @@ def interim_halfwidth(obs: pd.DataFrame, a: object, b: object, *,
     """
     if len(obs) < 4:
         return math.inf
-    lo, hi = hierarchical_bootstrap_ci(obs, a, b, confidence=confidence,
+    return interim_halfwidth_of_ratios(paired_log_ratios(obs, a, b), confidence=confidence,
                                        resamples=resamples, seed=seed)
-    t_ci = build_t_interval(obs, a, b, confidence=confidence)
+
+
+def interim_halfwidth_of_ratios(lr: pd.DataFrame, *, confidence: float = 0.95,
+                                resamples: int = 2000, seed=0,
+                                target: float | None = None) -> float:
+    """:func:`interim_halfwidth` of paired log ratios already formed.
+
+    With `target` (the half-width a stop rule compares this with), the
+    build-level t interval comes first: when it alone is at least `target`
+    wide, so is the union, and its half-width is returned without the
+    bootstrap. The answer to "below `target`?" is the same; only a
+    half-width at or above it may be the t interval's alone (a lower bound
+    of the union's).
+    """
+    if len(lr) < 2:
+        return math.inf
+    t_ci = t_interval_of_ratios(lr, confidence=confidence)
+    if t_ci is not None and target is not None:
+        hw = _relative_halfwidth(*t_ci)
+        if hw >= target:
+            return hw
+    lo, hi = _ci_from_lr(lr, _check_confidence(confidence), _check_resamples(resamples),
+                         seed)
     if t_ci is not None:
         lo, hi = min(lo, t_ci[0]), max(hi, t_ci[1])
+    return _relative_halfwidth(lo, hi)
+
+
+def _relative_halfwidth(lo: float, hi: float) -> float:
+    """Half-width of ``[lo, hi]`` on the log scale, as a ratio - 1."""
     return float(math.expm1((math.log(hi) - math.log(lo)) / 2.0))
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ParameterError
-from .bootstrap import _ci_from_lr, _variance_components_lr, effect, mde, paired_log_ratios
+from .bootstrap import _ci_from_lr, effect, mde, paired_log_ratios, variance_components_of_ratios
 from .significance import _build_signs_lr, _wilcoxon_lr, holm
 from .validation import KINDS, _check_confidence, _check_resamples
 
@@ -205,7 +205,7 @@ def verdict(df: pd.DataFrame, a: object = "A", b: object = "B", *,
     y = lr["log_ratio"].to_numpy(float)
     eff = float(np.exp(y.mean()))
     lo, hi = _ci_from_lr(lr, confidence, resamples, seed)
-    vc = _variance_components_lr(lr)
+    vc = variance_components_of_ratios(lr)
     if math.isfinite(vc["sigma_build"]) and math.isfinite(vc["sigma_pair"]):
         m = mde(vc["sigma_build"], vc["sigma_pair"], vc["n_builds"],
                 vc["n_pairs_per_build"], alpha=1.0 - confidence)
