@@ -331,7 +331,7 @@ class Scheduler:
     def _pair_estimate(self) -> float:
         return float(np.median(self.pair_times)) if self.pair_times else 0.0
 
-    def halfwidth(self) -> float:
+    def halfwidth(self, resamples: int = INTERIM_RESAMPLES) -> float:
         """Relative half-width of the interval a verdict would report now (interim).
 
         In budget mode a half-width at or above the target may be the
@@ -343,7 +343,7 @@ class Scheduler:
         if len(self._ratios) < 2:
             return math.inf
         return _stats.interim_halfwidth_of_ratios(
-            self.log_ratios(), confidence=p.confidence, resamples=INTERIM_RESAMPLES,
+            self.log_ratios(), confidence=p.confidence, resamples=resamples,
             seed=p.seed, target=p.target_halfwidth if p.budget is not None else None)
 
     def next_wave_pairs(self) -> int:
@@ -405,6 +405,12 @@ class Scheduler:
         if p.budget is not None and len(self.made) >= 2 \
                 and self.n_pairs >= p.builds * p.processes:
             hw = self.halfwidth()
+            if hw < p.target_halfwidth:
+                # Confirm on the interval the verdict will report (its
+                # resamples and seed): with fewer, the bootstrap's own noise
+                # let cells stop on "target reached" and then report an MDE
+                # a few percent above the target.
+                hw = self.halfwidth(p.resamples)
             self.last_halfwidth = (self.n_pairs, hw)
             if hw < p.target_halfwidth:
                 return f"target reached after {self.n_pairs} pairs"

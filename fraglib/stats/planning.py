@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _sps
 
-from .bootstrap import _ci_from_lr, mde, paired_log_ratios
+from .bootstrap import _ci_from_lr, mde, paired_log_ratios, variance_components_of_ratios
 from .validation import _check_confidence, _check_resamples
 from .verdict import Verdict, decide_kind
 
@@ -102,6 +102,12 @@ def interim_halfwidth_of_ratios(lr: pd.DataFrame, *, confidence: float = 0.95,
                                 target: float | None = None) -> float:
     """:func:`interim_halfwidth` of paired log ratios already formed.
 
+    Never below the half-width the verdict's MDE implies
+    (``expm1(z[1 - alpha/2] * se)`` with ``se`` from the variance
+    components, as :func:`mde`): a report that quotes the larger of that
+    MDE and the interval's then meets its target whenever a stop rule on
+    this half-width said so.
+
     With `target` (the half-width a stop rule compares this with), the
     build-level t interval comes first: when it alone is at least `target`
     wide, so is the union, and its half-width is returned without the
@@ -111,16 +117,28 @@ def interim_halfwidth_of_ratios(lr: pd.DataFrame, *, confidence: float = 0.95,
     """
     if len(lr) < 2:
         return math.inf
+    confidence = _check_confidence(confidence)
+    floor = _components_halfwidth(lr, confidence)
     t_ci = t_interval_of_ratios(lr, confidence=confidence)
     if t_ci is not None and target is not None:
-        hw = _relative_halfwidth(*t_ci)
+        hw = max(_relative_halfwidth(*t_ci), floor)
         if hw >= target:
             return hw
-    lo, hi = _ci_from_lr(lr, _check_confidence(confidence), _check_resamples(resamples),
-                         seed)
+    lo, hi = _ci_from_lr(lr, confidence, _check_resamples(resamples), seed)
     if t_ci is not None:
         lo, hi = min(lo, t_ci[0]), max(hi, t_ci[1])
-    return _relative_halfwidth(lo, hi)
+    return max(_relative_halfwidth(lo, hi), floor)
+
+
+def _components_halfwidth(lr: pd.DataFrame, confidence: float) -> float:
+    """The half-width :func:`mde`'s standard error gives (0 where it has none)."""
+    vc = variance_components_of_ratios(lr)
+    sb, sp = vc["sigma_build"], vc["sigma_pair"]
+    if not (math.isfinite(sb) and math.isfinite(sp)):
+        return 0.0
+    se = math.sqrt(sb ** 2 / vc["n_builds"]
+                   + sp ** 2 / (vc["n_builds"] * vc["n_pairs_per_build"]))
+    return float(math.expm1(_sps.norm.ppf(0.5 + confidence / 2.0) * se))
 
 
 def _relative_halfwidth(lo: float, hi: float) -> float:
