@@ -113,8 +113,11 @@ class Comparison:
 
     @property
     def halfwidth(self) -> float:
-        """Half the CI width on the ratio scale (0.0025 is ±0.25 %)."""
-        return (self.verdict.ci_hi - self.verdict.ci_lo) / 2.0
+        """Relative half-width of the CI, ``expm1((log(hi) - log(lo)) / 2)``
+        (0.0025 is ±0.25 % of the ratio): what budget mode compares with
+        ``target_halfwidth``."""
+        return float(math.expm1((math.log(self.verdict.ci_hi)
+                                 - math.log(self.verdict.ci_lo)) / 2.0))
 
     @property
     def n_processes(self) -> int:

@@ -23,9 +23,10 @@ from fraglib.exceptions import CollectorUnavailable, ParameterError  # noqa: E40
 
 TINY = dict(store=False, metadata=False, progress=False)
 #: page-model arena (MiB) of the engine top_functions runs under callgrind: the
-#: engine maps its arena with MAP_POPULATE, which under valgrind costs ~4 s of
-#: CPU for 64 MiB (the engine's default until 2026-11) and ~1 s for 8 MiB, while a few hundred packets
-#: use a few dozen pages; what is simulated (the measured region) is the same.
+#: engine writes its whole arena once before the region, which under valgrind
+#: cost ~4 s of CPU for 64 MiB (the engine's default until 2026-11) and ~1 s
+#: for 8 MiB, while a few hundred packets use a few dozen pages; what is
+#: simulated (the measured region) is the same.
 CALLGRIND_ARENA = 8
 two_cpus = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
 
