@@ -158,11 +158,14 @@ def run(design: str | RunSpec = "topdown", workload: str = "fastpath", *,
 
 
 def run_spec(spec: RunSpec, *, store: bool = True, root: str | os.PathLike | None = None,
-             metadata: bool = True, resume: bool | None = None) -> RunResult:
+             metadata: bool = True, resume: bool | None = None,
+             writer=None) -> RunResult:
     """Run one :class:`~fraglib.spec.RunSpec` (already validated: not checked again).
 
     ``store``, ``root``, ``metadata`` and ``resume`` are as :func:`run`'s;
-    the result's ``spec`` is ``spec.as_dict()``.
+    the result's ``spec`` is ``spec.as_dict()``. With ``store`` and a
+    ``writer`` (:class:`fraglib.store_writer.RunWriter`, for ``root``) the
+    run is handed to it instead of written before this returns.
     """
     if not isinstance(spec, RunSpec):
         raise ParameterError("spec", type(spec).__name__, "a fraglib.spec.RunSpec")
@@ -191,9 +194,17 @@ def run_spec(spec: RunSpec, *, store: bool = True, root: str | os.PathLike | Non
     result = _result(spec, doc, build, started, meta, freq_before, freq_after,
                      metadata, spec.provenance, key, seq)
     if store:
-        from .store import write_run
-        write_run(result, root)
+        _store(result, root, writer)
     return result
+
+
+def _store(result: RunResult, root, writer) -> None:
+    """Write `result` now, or hand it to `writer` (a RunWriter)."""
+    if writer is not None:
+        writer.submit(result)
+        return
+    from .store import write_run
+    write_run(result, root)
 
 
 def _result(spec: RunSpec, doc, build, started, meta, freq_before, freq_after,
@@ -337,11 +348,11 @@ def check_pair(spec_a: RunSpec, spec_b: RunSpec) -> None:
 def run_spec_pair(spec_a: RunSpec, spec_b: RunSpec, *, first: str = "A",
                   handoff_samples: int = HANDOFF_SAMPLES, store: bool = True,
                   root: str | os.PathLike | None = None, metadata: bool = True,
-                  resume: bool | None = None) -> tuple[RunResult, RunResult]:
+                  resume: bool | None = None, writer=None) -> tuple[RunResult, RunResult]:
     """Run two specs interleaved in lockstep (see :func:`run_pair`); not re-validated.
 
     Each side's provenance gains ``interleaved``, ``handoff_samples``,
-    ``interleave_first`` and ``peer_run_id``.
+    ``interleave_first`` and ``peer_run_id``. ``writer`` as :func:`run_spec`'s.
     """
     from .engine import run_engine_pair
 
@@ -380,9 +391,8 @@ def run_spec_pair(spec_a: RunSpec, spec_b: RunSpec, *, first: str = "A",
     ra = dataclasses.replace(ra, provenance={**ra.provenance, "peer_run_id": rb.run_id})
     rb = dataclasses.replace(rb, provenance={**rb.provenance, "peer_run_id": ra.run_id})
     if store:
-        from .store import write_run
-        write_run(ra, root)
-        write_run(rb, root)
+        _store(ra, root, writer)
+        _store(rb, root, writer)
     return ra, rb
 
 

@@ -47,6 +47,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -328,20 +329,35 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
     clock = time.monotonic
     sched = Scheduler(p, comparison=comparison_id(p, resume=store), clock=clock)
     t0 = sched.t0
-    run_kw = dict(store=store, root=root, metadata=p.metadata)
     bar = tqdm(total=None if p.budget else p.builds * p.processes, disable=not progress,
                desc=f"{p.label_b} vs {p.label_a}", unit="pair")
     try:
-        while not isinstance(act := sched.next(), Stop):
-            ts = clock()
-            if isinstance(act, MakeBuilds):
-                sched.built(_carry_out_builds(p, act), clock() - ts)
-                continue
-            sched.measured(_carry_out_pair(p, act, t0, clock, run_kw), clock() - ts)
-            bar.update(1)
+        with run_writer(p, store, root) as writer:
+            run_kw = dict(store=store, root=root, metadata=p.metadata, writer=writer)
+            while not isinstance(act := sched.next(), Stop):
+                ts = clock()
+                if isinstance(act, MakeBuilds):
+                    sched.built(_carry_out_builds(p, act), clock() - ts)
+                    continue
+                sched.measured(_carry_out_pair(p, act, t0, clock, run_kw), clock() - ts)
+                bar.update(1)
     finally:
         bar.close()
     return _comparison(p, sched, act.reason, clock() - t0, t0, clock)
+
+
+def run_writer(p: Plan, store: bool, root):
+    """Where a comparison's runs go: a :class:`~fraglib.store_writer.RunWriter`
+    kept off the CPU its engines run on, or nothing without a store.
+
+    A context manager: leaving it waits until every run is written.
+    """
+    from .store_writer import RunWriter
+
+    if not store:
+        return contextlib.nullcontext(None)
+    cpu = p.spec_a.params.get("cpu")
+    return RunWriter(root, avoid_cpu=cpu if isinstance(cpu, int) and cpu >= 0 else None)
 
 
 def _carry_out_builds(p: Plan, act: MakeBuilds) -> list[BuildPair]:

@@ -21,7 +21,8 @@ from collections.abc import Hashable, Mapping
 from tqdm.auto import tqdm
 
 from . import stats as _stats
-from .compare import _carry_out_builds, _carry_out_pair, _comparison, comparison_id
+from .compare import (_carry_out_builds, _carry_out_pair, _comparison, comparison_id,
+                      run_writer)
 from .exceptions import ParameterError
 from .scheduler import BuildPair, MakeBuilds, RunPair, Scheduler, Stop
 
@@ -252,22 +253,25 @@ def compare_portfolio(plans, *, store: bool = True, root=None,
     port = Portfolio(scheds)
     spent = {k: 0.0 for k in plans}
     caught: dict = {k: [] for k in plans}
-    run_kw = {k: dict(store=store, root=root, metadata=p.metadata) for k, p in plans.items()}
     bar = tqdm(total=None, disable=not progress, desc="comparisons", unit="pair")
     try:
-        while not isinstance(adv := port.next(), Stop):
-            k, act, p = adv.key, adv.action, plans[adv.key]
-            ts = clock()
-            with warnings.catch_warnings(record=True) as got:
-                warnings.simplefilter("always")
-                if isinstance(act, MakeBuilds):
-                    port.built(k, _carry_out_builds(p, act), clock() - ts)
-                else:
-                    port.measured(k, _carry_out_pair(p, act, scheds[k].t0, clock,
-                                                     run_kw[k]), clock() - ts)
-                    bar.update(1)
-            caught[k] += got
-            spent[k] += clock() - ts
+        # one writer for every cell: leaving it waits until each run is stored
+        with run_writer(next(iter(plans.values())), store, root) as writer:
+            run_kw = {k: dict(store=store, root=root, metadata=p.metadata, writer=writer)
+                      for k, p in plans.items()}
+            while not isinstance(adv := port.next(), Stop):
+                k, act, p = adv.key, adv.action, plans[adv.key]
+                ts = clock()
+                with warnings.catch_warnings(record=True) as got:
+                    warnings.simplefilter("always")
+                    if isinstance(act, MakeBuilds):
+                        port.built(k, _carry_out_builds(p, act), clock() - ts)
+                    else:
+                        port.measured(k, _carry_out_pair(p, act, scheds[k].t0, clock,
+                                                         run_kw[k]), clock() - ts)
+                        bar.update(1)
+                caught[k] += got
+                spent[k] += clock() - ts
     finally:
         bar.close()
     done, failed = {}, {}

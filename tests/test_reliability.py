@@ -66,12 +66,15 @@ def test_a_grid_continues_past_a_crashed_cell_and_lists_it(runs_root, small):
     assert len(store.run_files(runs_root)) == 1
 
 
-_SWEEP = textwrap.dedent("""
+#: long enough (tens of ms a run) that the kill lands part-way through the
+#: sweep: an engine process starts in about 10 ms
+_PACKETS = 1 << 22
+_SWEEP = f"PACKETS = {_PACKETS}\n" + textwrap.dedent("""
     import sys
     from fraglib.experiments import schedule
     df = schedule.grid(["topdown", "bottomup"], "fastpath",
                        [{"size": 64}], repeats=2, seed=3,
-                       progress=False, packets=1024, warmup=1, metadata=False,
+                       progress=False, packets=PACKETS, warmup=1, metadata=False,
                        root=sys.argv[1])
     print(" ".join(df["run_id"]))
 """)
@@ -84,7 +87,7 @@ def test_sigkill_then_resume_loses_only_the_run_in_flight(tmp_path, monkeypatch)
     proc = subprocess.Popen([sys.executable, "-c", _SWEEP, str(root)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     while len(store.run_files(root)) < 2 and proc.poll() is None:
-        time.sleep(0.05)
+        time.sleep(0.002)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = {p.stem for p in store.run_files(root)}
@@ -92,7 +95,7 @@ def test_sigkill_then_resume_loses_only_the_run_in_flight(tmp_path, monkeypatch)
 
     monkeypatch.setenv(resume.RESUME_VAR, "1")        # the rerun, here: --resume
     df = schedule.grid(["topdown", "bottomup"], "fastpath", [{"size": 64}], repeats=2,
-                       seed=3, progress=False, packets=1024, warmup=1, metadata=False,
+                       seed=3, progress=False, packets=_PACKETS, warmup=1, metadata=False,
                        root=str(root))
     out = df["run_id"].tolist()
     assert len(out) == 4

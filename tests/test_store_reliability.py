@@ -214,3 +214,58 @@ def test_a_reader_during_compaction_sees_every_run_once(tmp_path):
         time.sleep(0.05)             # let the compactor take the lock
     w.join()
     assert w.exitcode == 0 and len(_ids(tmp_path)) == 26
+
+
+def test_a_run_writer_stores_every_run_before_it_is_left(tmp_path):
+    from fraglib.store_writer import RunWriter
+
+    runs = [_result(i) for i in range(12)]
+    with RunWriter(tmp_path) as w:
+        for r in runs:
+            w.submit(r)
+    assert w.written == 12
+    assert sorted(_ids(tmp_path)) == sorted(r.run_id for r in runs)
+
+
+def test_a_run_writer_raises_the_first_write_error_and_leaves_nothing(tmp_path,
+                                                                      monkeypatch):
+    from fraglib.store_writer import RunWriter
+
+    real, calls = pq.write_table, []
+
+    def enospc(table, where, **kw):
+        calls.append(1)
+        if len(calls) == 2:                     # the second run finds the disk full
+            real(table.slice(0, 1), where, **kw)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(table, where, **kw)
+
+    monkeypatch.setattr(store.pq, "write_table", enospc)
+    w = RunWriter(tmp_path)
+    with pytest.raises(StoreError, match="ENOSPC.*nothing was written"):
+        with w:
+            for i in range(3):
+                w.submit(_result(i))
+    assert len(_ids(tmp_path)) == 2            # the others, whole; no partial file
+    assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_a_run_writer_keeps_off_the_engines_cpu():
+    import os
+    import threading
+
+    from fraglib import store_writer
+
+    cpus = os.sched_getaffinity(0)
+    seen = {}
+
+    def where():
+        seen["cpus"] = os.sched_getaffinity(0)
+        seen["thread"] = threading.current_thread().name
+
+    w = store_writer.RunWriter(None, avoid_cpu=max(cpus))
+    w._pool.submit(where).result()
+    w.close()
+    assert seen["thread"].startswith("fraglib-store")
+    assert seen["cpus"] == (cpus - {max(cpus)} or cpus)
+    assert os.sched_getaffinity(0) == cpus      # the caller's own thread is not moved
