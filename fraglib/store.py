@@ -331,9 +331,27 @@ def _query(root, sql: str):
         return connect(root).execute(sql).df()
 
 
-def samples(root: str | os.PathLike | None = None, where: str | None = None):
-    """Every stored sample as a pandas DataFrame (optionally filtered by SQL)."""
-    return _query(root, "SELECT * FROM samples" + (f" WHERE {where}" if where else ""))
+def samples(root: str | os.PathLike | None = None, where: str | None = None,
+            columns=None):
+    """Every stored sample as a pandas DataFrame (optionally filtered by SQL).
+
+    ``columns``: only these, in this order (the view has a column per run
+    parameter and metric, over a hundred; a verdict reads about fifteen).
+    One that no stored file has comes back as a column of None, as a file
+    without it reads in the full view.
+    """
+    if columns is None:
+        return _query(root, "SELECT * FROM samples" + (f" WHERE {where}" if where else ""))
+    columns = list(dict.fromkeys(columns))
+    for c in columns:
+        if not isinstance(c, str) or not c.isidentifier():
+            raise ParameterError("columns", c, "names of columns of the samples view")
+    with _no_compaction(root):
+        con = connect(root)
+        have = {d[0] for d in con.execute("SELECT * FROM samples LIMIT 0").description}
+        sel = ", ".join(f'"{c}"' if c in have else f'NULL AS "{c}"' for c in columns)
+        return con.execute(f"SELECT {sel} FROM samples"
+                           + (f" WHERE {where}" if where else "")).df()
 
 
 def runs(root: str | os.PathLike | None = None):

@@ -530,3 +530,20 @@ def test_optimal_pairs_follows_kalibera_and_jones():
     assert stats.optimal_pairs(math.nan, 0.01, 4.0, 0.25, hi=32) == 32
     assert stats.optimal_pairs(0.05, 0.001, 0.1, 0.25) == 2             # builds dominate
     assert stats.optimal_pairs(0.002, math.nan, 4.0, 0.25) == 2
+
+
+def test_process_values_reads_runs_in_any_row_order():
+    # the store hands rows back in file order, not by run and sample
+    ra = _run("topdown", [64 * 900, 640, 704, 672, 640 * 50, 650],
+              labels={"role": "A", "pair": 0, "build_id": 3, "process": 0, "name": "td"})
+    rb = _run("bottomup", [64 * 900, 1280, 1344, 1312, 1300], tsc_step=24.5,
+              labels={"role": "B", "pair": 0, "build_id": 3, "process": 1, "name": "bu"})
+    frame = stats.samples_frame([ra, rb])
+    shuffled = frame.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    assert not shuffled["sample"].is_monotonic_increasing
+    pd.testing.assert_frame_equal(stats.process_values(shuffled),
+                                  stats.process_values(frame))
+    out = stats.process_values(shuffled).set_index("run_id")
+    assert out.loc[ra.run_id, "value"] == ra.value_cycles_per_packet
+    assert out.loc[rb.run_id, "value"] == rb.value_cycles_per_packet
+    assert list(out["design"]) == ["td", "bu"]

@@ -4,9 +4,11 @@ import dataclasses
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from fraglib import stats, store
+from fraglib.exceptions import ParameterError
 from fraglib.results import RunResult
 
 
@@ -148,3 +150,19 @@ def test_verdict_from_store_refuses_unlabelled_or_ambiguous_rows(tmp_path):
     assert e.value.param == "comparison" and "x1, x2" in str(e.value)
     with pytest.raises(stats.UnknownNameError):
         stats.verdict_from_store(store.samples(tmp_path), comparison="x3")
+
+
+def test_samples_of_chosen_columns_only(tmp_path):
+    runs = _stored_comparison(tmp_path)
+    full = store.samples(tmp_path)
+    some = store.samples(tmp_path, columns=["run_id", "cycles", "comparison", "nosuch"])
+    assert list(some.columns) == ["run_id", "cycles", "comparison", "nosuch"]
+    assert len(some) == len(full) and some["nosuch"].isna().all()
+    key = ["run_id", "cycles"]
+    pd.testing.assert_frame_equal(
+        some[key].sort_values(key, ignore_index=True),
+        full[key].sort_values(key, ignore_index=True), check_dtype=False)
+    assert set(some["run_id"]) == {r.run_id for r in runs}
+    with pytest.raises(ParameterError) as e:
+        store.samples(tmp_path, columns=["cycles; DROP TABLE x"])
+    assert e.value.param == "columns"

@@ -89,9 +89,9 @@ def fleet_table_from_store(where: str | None = None, *, root=None,
         No labelled rows, or a machine with several comparisons (named).
     """
     from .. import store
-    from ..stats import verdict_from_store
+    from ..stats import SAMPLE_COLUMNS, verdict_from_store
 
-    df = store.samples(root, where=where)
+    df = store.samples(root, where=where, columns=("machine", "time", *SAMPLE_COLUMNS))
     if df.empty or "comparison" not in df.columns or df["comparison"].isna().all():
         raise ParameterError("where", where, "a condition matching runs of a comparison "
                              "(fraglib.compare with cluster=) in the store")
@@ -350,13 +350,14 @@ def fleet_verdicts(runs: pd.DataFrame, root=None, *, baseline: str | None = None
         ``"B vs A (workload)"``.
     """
     from .. import store
-    from ..stats import verdict_from_store
+    from ..stats import SAMPLE_COLUMNS, verdict_from_store
 
     ids = runs["comparison"].dropna().unique() if not runs.empty else []
     if not len(ids):
         return pd.DataFrame(columns=list(VERDICT_COLUMNS))
     quoted = ", ".join("'" + str(i).replace("'", "''") + "'" for i in ids)
-    df = store.samples(root, where=f"comparison IN ({quoted})")
+    df = store.samples(root, where=f"comparison IN ({quoted})",
+                       columns=("machine", "time", *SAMPLE_COLUMNS))
     df = df[df["run_id"].isin(set(runs["run_id"]))]
     rows = []
     for (machine, cid), part in df.groupby(["machine", "comparison"], sort=True):
