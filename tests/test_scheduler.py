@@ -359,3 +359,23 @@ def test_a_pair_with_a_value_that_is_not_a_cycle_count_is_refused():
     with pytest.raises(ParameterError) as e:
         s.measured(rows, 1.0)
     assert e.value.param == "value"
+
+
+def test_a_pilots_need_is_read_at_the_quantile_its_target_will_have():
+    # After a pilot of 4 builds the interval uses t[3] = 3.18; the pairs
+    # still to come bring builds, and at the target the quantile is about
+    # z = 1.96. Read at t[3], a tx cell's need was 2.6 times too long and
+    # it waited behind the fastpath cells until the time was gone.
+    from scipy import stats as sps
+
+    clock = FakeClock()
+    s = Scheduler(_plan(builds=4, processes=2, budget=1000, target_halfwidth=0.001),
+                  comparison="c", clock=clock)
+    port, rng = Portfolio({"c": s}), np.random.default_rng(2)
+    while s.n_pairs < 8:
+        _advance(port, "c", rng)
+    d, d_end = port._distances("c")
+    q, z = sps.t.ppf(0.975, 3), sps.norm.ppf(0.975)
+    assert d / d_end == pytest.approx(q / z, rel=0.02)
+    assert port.need("c") == pytest.approx((d_end ** 2 - 1) * 8 * 1.0)
+    assert port.need("c") < (d ** 2 - 1) * 8 / 2.5
