@@ -348,7 +348,7 @@ def compare(a: str, b: str, *, workload: str = "fastpath", builds: int = 4,
 
 def run_writer(p: Plan, store: bool, root):
     """Where a comparison's runs go: a :class:`~fraglib.store_writer.RunWriter`
-    kept off the CPU its engines run on, or nothing without a store.
+    kept off the CPUs its engines run on, or nothing without a store.
 
     A context manager: leaving it waits until every run is written.
     """
@@ -356,8 +356,14 @@ def run_writer(p: Plan, store: bool, root):
 
     if not store:
         return contextlib.nullcontext(None)
-    cpu = p.spec_a.params.get("cpu")
-    return RunWriter(root, avoid_cpu=cpu if isinstance(cpu, int) and cpu >= 0 else None)
+    return RunWriter(root, avoid_cpus=engine_cpus(p.spec_a) | engine_cpus(p.spec_b))
+
+
+def engine_cpus(spec) -> frozenset[int]:
+    """The CPUs an engine process of `spec` is pinned to (``cpu``, ``cpu2``)."""
+    cpus = (spec.cpu, spec.params.get("cpu2", -1))
+    return frozenset(c for c in cpus if isinstance(c, int) and not isinstance(c, bool)
+                     and c >= 0)
 
 
 def _carry_out_builds(p: Plan, act: MakeBuilds) -> list[BuildPair]:

@@ -25,12 +25,10 @@ from .results import RunResult
 __all__ = ["RunWriter"]
 
 
-def _pin_away_from(cpu: int | None) -> None:
-    """Pin the calling thread to the CPUs other than `cpu` (if any remain)."""
-    if cpu is None:
-        return
-    others = os.sched_getaffinity(0) - {cpu}
-    if others:
+def _pin_away_from(cpus: frozenset[int]) -> None:
+    """Pin the calling thread to the CPUs not in `cpus` (if any remain)."""
+    others = os.sched_getaffinity(0) - set(cpus)
+    if cpus and others:
         os.sched_setaffinity(0, others)     # pid 0: this thread only
 
 
@@ -41,8 +39,10 @@ class RunWriter:
     ----------
     root : path, optional
         Runs directory, as :func:`fraglib.store.write_run`'s.
-    avoid_cpu : int, optional
-        The CPU the engines run on: the writer's thread keeps off it.
+    avoid_cpus : iterable of int, optional
+        The CPUs the engines run on: the writer's thread keeps off them
+        while any other CPU is allowed (a ring pair on a 2-CPU machine
+        takes both: then it runs where the scheduler puts it).
 
     Notes
     -----
@@ -51,10 +51,12 @@ class RunWriter:
     still attempted, each atomically).
     """
 
-    def __init__(self, root=None, *, avoid_cpu: int | None = None):
+    def __init__(self, root=None, *, avoid_cpus=()):
         self.root = root
+        self.avoid_cpus = frozenset(int(c) for c in avoid_cpus)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fraglib-store",
-                                        initializer=_pin_away_from, initargs=(avoid_cpu,))
+                                        initializer=_pin_away_from,
+                                        initargs=(self.avoid_cpus,))
         self._pending: list[Future] = []
         self.written = 0
 

@@ -263,9 +263,26 @@ def test_a_run_writer_keeps_off_the_engines_cpu():
         seen["cpus"] = os.sched_getaffinity(0)
         seen["thread"] = threading.current_thread().name
 
-    w = store_writer.RunWriter(None, avoid_cpu=max(cpus))
+    w = store_writer.RunWriter(None, avoid_cpus=[max(cpus)])
     w._pool.submit(where).result()
     w.close()
     assert seen["thread"].startswith("fraglib-store")
     assert seen["cpus"] == (cpus - {max(cpus)} or cpus)
     assert os.sched_getaffinity(0) == cpus      # the caller's own thread is not moved
+
+
+def test_a_comparison_keeps_its_writer_off_the_cpus_of_its_engines():
+    import os
+
+    from fraglib import compare as cmp
+
+    cpus = sorted(os.sched_getaffinity(0))
+    p = cmp.plan("topdown", "bottomup", workload="fastpath", builds=2, processes=2)
+    with cmp.run_writer(p, True, None) as w:
+        assert w.avoid_cpus == {p.spec_a.cpu} == {max(cpus)}
+    with cmp.run_writer(p, False, None) as w:
+        assert w is None
+    if len(cpus) >= 2:
+        ring = cmp.plan("topdown", "bottomup", workload="ring", builds=2, processes=2,
+                        cpu2=cpus[0])
+        assert cmp.engine_cpus(ring.spec_a) == {ring.spec_a.cpu, cpus[0]}
