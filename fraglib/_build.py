@@ -177,7 +177,14 @@ def _layout(seed: int, sources: list[Path]) -> tuple[list[Path | None], str, int
 
 @contextmanager
 def _locked(out: Path):
-    """Hold ``out``'s build lock; yields True when it still has to be made."""
+    """Hold ``out``'s build lock; yields True when it still has to be made.
+
+    A file already there is complete (every build is renamed into place
+    whole), so that case yields False without taking the lock.
+    """
+    if out.exists():
+        yield False
+        return
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out.parent / (out.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -276,8 +283,6 @@ def _object(src: Path, flags: tuple[str, ...]) -> Path:
         # every design: compile once without the design, rename per design.
         generic = _object(src, tuple(f for f in flags if f not in design))
         out = build_root() / "obj" / _key("object", src.name, flags) / (src.stem + ".o")
-        if out.exists():        # renamed into place whole: no lock needed to read it
-            return out
         with _locked(out) as todo:
             if todo:
                 cid = design[0][len("-DFRAG_DESIGN="):]
@@ -288,8 +293,6 @@ def _object(src: Path, flags: tuple[str, ...]) -> Path:
                     os.replace(tmp_out, out)
         return out
     out = build_root() / "obj" / _key("object", src.name, flags) / (src.stem + ".o")
-    if out.exists():
-        return out
     with _locked(out) as todo:
         if todo:
             with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
