@@ -43,6 +43,7 @@ import pandas as pd
 from . import stats as _stats
 from .exceptions import ParameterError
 from .spec import Labels, RunSpec
+from .stats.validation import _check_positive_values
 
 __all__ = ["Plan", "BuildPair", "MakeBuilds", "RunPair", "Stop", "Scheduler",
            "layout_seed", "slowdown_flags", "side_labels", "INTERIM_RESAMPLES"]
@@ -275,13 +276,11 @@ class Scheduler:
     def _pair_ratios(self, rows: list[dict]) -> list[tuple[int, int, float]]:
         """``(build, pair, log(B/A))`` of the complete pairs among `rows`."""
         p = self.plan
+        values = _check_positive_values(pd.Series([r["value"] for r in rows], dtype=object),
+                                        "value")
         sides: dict[tuple, dict] = {}
-        for r in rows:
-            v = r["value"]
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ParameterError("value", v, "a finite number > 0 (cycles per "
-                                     "packet of one process)")
-            sides.setdefault((int(r["build"]), int(r["pair"])), {})[r["design"]] = v
+        for r, v in zip(rows, values):
+            sides.setdefault((int(r["build"]), int(r["pair"])), {})[r["design"]] = float(v)
         return [(b, k, math.log(v[p.label_b]) - math.log(v[p.label_a]))
                 for (b, k), v in sides.items() if p.label_a in v and p.label_b in v]
 
