@@ -325,10 +325,15 @@ def _no_compaction(root):
         yield
 
 
-def _query(root, sql: str):
-    """Open the store and run ``sql`` with compaction held off."""
+def _query(root, sql):
+    """Open the store and run ``sql`` with compaction held off.
+
+    ``sql`` is a statement, or a function of the open connection that
+    returns one (to look at the views first).
+    """
     with _no_compaction(root):
-        return connect(root).execute(sql).df()
+        con = connect(root)
+        return con.execute(sql(con) if callable(sql) else sql).df()
 
 
 def samples(root: str | os.PathLike | None = None, where: str | None = None,
@@ -346,12 +351,13 @@ def samples(root: str | os.PathLike | None = None, where: str | None = None,
     for c in columns:
         if not isinstance(c, str) or not c.isidentifier():
             raise ParameterError("columns", c, "names of columns of the samples view")
-    with _no_compaction(root):
-        con = connect(root)
+
+    def select(con) -> str:
         have = {d[0] for d in con.execute("SELECT * FROM samples LIMIT 0").description}
         sel = ", ".join(f'"{c}"' if c in have else f'NULL AS "{c}"' for c in columns)
-        return con.execute(f"SELECT {sel} FROM samples"
-                           + (f" WHERE {where}" if where else "")).df()
+        return f"SELECT {sel} FROM samples" + (f" WHERE {where}" if where else "")
+
+    return _query(root, select)
 
 
 def runs(root: str | os.PathLike | None = None):
